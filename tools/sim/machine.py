@@ -1,0 +1,468 @@
+# Fake `machine` module for the virtual board (MicroPython unix port and CPython).
+#
+# Put tools/sim first on sys.path and `import machine` gets this module instead of the
+# built-in one, so the drivers and main.py run unchanged. Everything runs on the virtual
+# clock vclock.CLOCK; peripherals are wired to physical models through small hooks:
+#   Pin.watch(id, fn)       fn(id, level) after an output pin changes
+#   Pin.drive(id, level)    the outside world sets an input pin's level
+#   UART.source             object with bytes_between(t0_us, t1_us, byte_us, out)
+#                           (may be swapped by a multiplexer model)
+#   ADC.connect(id, fn)     fn(t_us) -> volts at the pin
+#   I2C.attach(addr, dev)   dev.write(buf) / dev.read(n)
+#   SPI.attach(cs_id, dev)  dev.transfer(bytes) -> bytes, while that CS pin is low
+
+from vclock import CLOCK
+
+_pins = {}  # id -> Pin
+_levels = {}  # id -> level driven from outside (inputs)
+_watchers = {}  # id -> [fn]
+
+
+def reset_board():
+    """Forget every pin, source and attached device (a fresh virtual board)."""
+    _pins.clear()
+    _levels.clear()
+    _watchers.clear()
+    ADC._sources.clear()
+    I2C._devices.clear()
+    SPI._devices.clear()
+    UART._sources.clear()
+    WDT.last = None
+
+
+class Pin:
+    IN = 1
+    OUT = 3
+    OPEN_DRAIN = 7
+    PULL_UP = 2
+    PULL_DOWN = 1
+    IRQ_FALLING = 2
+    IRQ_RISING = 1
+
+    def __init__(self, id, mode=-1, pull=-1, value=None, **kw):
+        self.id = id
+        self.mode = Pin.IN
+        self.pull = None
+        self._out = 0
+        self.writes = 0  # output changes, for tests of glitch-free switching
+        _pins[id] = self
+        self.init(mode, pull, value)
+
+    def init(self, mode=-1, pull=-1, value=None, **kw):
+        if mode != -1:
+            self.mode = mode
+        if pull != -1:
+            self.pull = pull
+        if value is not None:
+            self.value(value)
+
+    def value(self, v=None):
+        if v is None:
+            if self.mode in (Pin.OUT, Pin.OPEN_DRAIN) and self.id not in _levels:
+                return self._out
+            if self.id in _levels:
+                return _levels[self.id]
+            return 1 if self.pull == Pin.PULL_UP else 0
+        v = 1 if v else 0
+        if v != self._out:
+            self._out = v
+            self.writes += 1
+            for fn in _watchers.get(self.id, ()):
+                fn(self.id, v)
+        return None
+
+    def __call__(self, v=None):
+        return self.value(v)
+
+    def on(self):
+        self.value(1)
+
+    def off(self):
+        self.value(0)
+
+    def irq(self, handler=None, trigger=3, **kw):
+        self._irq = (handler, trigger)
+
+    # --- board hooks ---
+    @staticmethod
+    def watch(id, fn):
+        _watchers.setdefault(id, []).append(fn)
+
+    @staticmethod
+    def drive(id, level):
+        _levels[id] = 1 if level else 0
+
+    @staticmethod
+    def release(id):
+        _levels.pop(id, None)
+
+    @staticmethod
+    def level(id):
+        """The level an output pin is driving (0 when never created or set)."""
+        p = _pins.get(id)
+        return p._out if p is not None else 0
+
+
+class Signal:
+    def __init__(self, pin, invert=False):
+        self.pin = pin
+        self.invert = invert
+
+    def value(self, v=None):
+        if v is None:
+            return self.pin.value() ^ self.invert
+        self.pin.value((1 if v else 0) ^ self.invert)
+
+    def on(self):
+        self.value(1)
+
+    def off(self):
+        self.value(0)
+
+
+class UART:
+    """Receive side with real byte timing: a byte is readable once its stop bit is in."""
+
+    _sources = {}  # uart id -> source object (set by the board before or after creation)
+    INV_TX = 1
+    INV_RX = 2
+
+    def __init__(self, id, baudrate=115200, bits=8, parity=None, stop=1, **kw):
+        self.id = id
+        self.fifo = bytearray()
+        self.overruns = 0
+        self.written = bytearray()
+        self._last_us = CLOCK.us
+        self.init(baudrate, bits, parity, stop, **kw)
+
+    def init(self, baudrate=115200, bits=8, parity=None, stop=1, *, tx=None, rx=None,
+             timeout=0, timeout_char=0, rxbuf=256, **kw):
+        self.baudrate = baudrate
+        self.bits = bits
+        self.parity = parity
+        self.stop = stop
+        self.tx = tx
+        self.rx = rx
+        self.timeout = timeout
+        self.rxbuf = rxbuf
+        nbits = 1 + bits + (0 if parity is None else 1) + stop
+        self.byte_us = nbits * 1000000 // baudrate
+        self.line = (baudrate, bits, parity, stop)
+        self._pump()
+
+    def deinit(self):
+        self.fifo = bytearray()
+
+    @property
+    def source(self):
+        return UART._sources.get(self.id)
+
+    @source.setter
+    def source(self, src):
+        self._pump()
+        UART._sources[self.id] = src
+
+    def _pump(self):
+        now = CLOCK.us
+        src = UART._sources.get(self.id)
+        if src is not None and now > self._last_us:
+            got = bytearray()
+            src.bytes_between(self._last_us, now, self, got)
+            room = self.rxbuf - len(self.fifo)
+            if len(got) > room:
+                self.overruns += len(got) - max(room, 0)
+                got = got[:max(room, 0)]
+            self.fifo.extend(got)
+        self._last_us = now
+
+    def _wait(self, n):
+        # A blocking read waits up to `timeout` ms of virtual time for n bytes.
+        if self.timeout <= 0:
+            return
+        deadline = CLOCK.us + self.timeout * 1000
+        while len(self.fifo) < n and CLOCK.us < deadline:
+            CLOCK.us = min(deadline, CLOCK.us + self.byte_us)
+            self._pump()
+
+    def any(self):
+        self._pump()
+        return len(self.fifo)
+
+    def read(self, n=None):
+        self._pump()
+        if n is None:
+            n = len(self.fifo)
+        self._wait(n)
+        if not self.fifo:
+            return None
+        out = bytes(self.fifo[:n])
+        del self.fifo[:n]
+        return out
+
+    def readinto(self, buf, n=None):
+        self._pump()
+        if n is None:
+            n = len(buf)
+        self._wait(n)
+        k = min(n, len(self.fifo), len(buf))
+        if k == 0:
+            return None
+        buf[:k] = self.fifo[:k]
+        del self.fifo[:k]
+        return k
+
+    def write(self, buf):
+        self.written.extend(buf)
+        CLOCK.us += self.byte_us * len(buf) if self.timeout else 0
+        return len(buf)
+
+    def flush(self):
+        pass
+
+    def txdone(self):
+        return True
+
+
+class ADC:
+    ATTN_0DB = 0
+    ATTN_2_5DB = 1
+    ATTN_6DB = 2
+    ATTN_11DB = 3
+    WIDTH_12BIT = 3
+    SAMPLE_US = 40  # one Python-loop ADC read on the ESP32 (about 25 k samples/s)
+    _FULL_SCALE_V = (1.1, 1.5, 2.2, 3.3)
+    _sources = {}  # pin id -> fn(t_us) -> volts
+
+    def __init__(self, pin, atten=ATTN_0DB, **kw):
+        self.pin_id = pin.id if isinstance(pin, Pin) else pin
+        self._atten = atten
+        self.reads = 0
+
+    def atten(self, a):
+        self._atten = a
+
+    def width(self, w):
+        pass
+
+    def _volts(self):
+        CLOCK.us += ADC.SAMPLE_US
+        self.reads += 1
+        fn = ADC._sources.get(self.pin_id)
+        v = fn(CLOCK.us) if fn is not None else 0.0
+        fs = ADC._FULL_SCALE_V[self._atten]
+        return 0.0 if v < 0 else (fs if v > fs else v), fs
+
+    def read_u16(self):
+        v, fs = self._volts()
+        return (int(v / fs * 4095 + 0.5) * 65535) // 4095  # 12-bit converter, scaled
+
+    def read(self):
+        v, fs = self._volts()
+        return int(v / fs * 4095 + 0.5)
+
+    def read_uv(self):
+        v, fs = self._volts()
+        return int(v * 1000000)
+
+    @staticmethod
+    def connect(pin_id, fn):
+        ADC._sources[pin_id] = fn
+
+
+class I2C:
+    _devices = {}  # addr -> device
+
+    def __init__(self, id=0, *, scl=None, sda=None, freq=400000, **kw):
+        self.freq = freq
+
+    def scan(self):
+        return sorted(I2C._devices)
+
+    def _dev(self, addr):
+        d = I2C._devices.get(addr)
+        if d is None:
+            raise OSError(19)  # ENODEV: no ACK
+        return d
+
+    def writeto(self, addr, buf, stop=True):
+        self._dev(addr).write(bytes(buf))
+        return len(buf)
+
+    def writevto(self, addr, vector, stop=True):
+        data = b"".join(bytes(v) for v in vector)
+        self._dev(addr).write(data)
+        return len(data)
+
+    def readfrom_into(self, addr, buf, stop=True):
+        data = self._dev(addr).read(len(buf))
+        buf[:len(data)] = data
+
+    def readfrom(self, addr, n, stop=True):
+        return bytes(self._dev(addr).read(n))
+
+    def writeto_mem(self, addr, memaddr, buf, addrsize=8):
+        self._dev(addr).write(bytes([memaddr]) + bytes(buf))
+
+    def readfrom_mem_into(self, addr, memaddr, buf, addrsize=8):
+        d = self._dev(addr)
+        d.write(bytes([memaddr]))
+        data = d.read(len(buf))
+        buf[:len(data)] = data
+
+    @staticmethod
+    def attach(addr, dev):
+        I2C._devices[addr] = dev
+
+
+SoftI2C = I2C
+
+
+class SPI:
+    MSB = 0
+    LSB = 1
+    _devices = {}  # cs pin id -> device
+
+    def __init__(self, id=1, baudrate=1000000, polarity=0, phase=0, **kw):
+        self.baudrate = baudrate
+
+    def init(self, baudrate=1000000, **kw):
+        self.baudrate = baudrate
+
+    def deinit(self):
+        pass
+
+    def _xfer(self, tx):
+        CLOCK.us += len(tx) * 8 * 1000000 // self.baudrate
+        for cs, dev in SPI._devices.items():
+            p = _pins.get(cs)
+            if p is not None and p._out == 0:
+                return bytes(dev.transfer(bytes(tx)))
+        return bytes(len(tx))  # nobody selected: MISO idles low here
+
+    def write(self, buf):
+        self._xfer(buf)
+
+    def read(self, n, write=0):
+        return self._xfer(bytes([write]) * n)
+
+    def readinto(self, buf, write=0):
+        data = self._xfer(bytes([write]) * len(buf))
+        buf[:] = data
+
+    def write_readinto(self, wbuf, rbuf):
+        data = self._xfer(wbuf)
+        rbuf[:len(data)] = data
+
+    @staticmethod
+    def attach(cs_pin_id, dev):
+        SPI._devices[cs_pin_id] = dev
+
+
+SoftSPI = SPI
+
+
+class WDT:
+    """Hardware watchdog on virtual time. `expired()` tells whether it would have bitten."""
+
+    last = None
+
+    def __init__(self, id=0, timeout=5000):
+        if timeout < 1000:
+            raise ValueError("WDT timeout below the ESP32's 1 s minimum")
+        self.timeout = timeout
+        self.fed_us = CLOCK.us
+        self.worst_gap_ms = 0
+        WDT.last = self
+
+    def feed(self):
+        gap_ms = (CLOCK.us - self.fed_us) // 1000
+        if gap_ms > self.worst_gap_ms:
+            self.worst_gap_ms = gap_ms
+        self.fed_us = CLOCK.us
+
+    def expired(self):
+        return CLOCK.us - self.fed_us > self.timeout * 1000 or self.worst_gap_ms > self.timeout
+
+
+class RTC:
+    """Wall clock on the virtual clock; setting it moves the epoch, not the ticks."""
+
+    def __init__(self, id=0):
+        pass
+
+    def datetime(self, dt=None):
+        if dt is None:
+            y, mo, d, h, mi, s, wd = _civil_of(CLOCK.time())
+            return (y, mo, d, wd, h, mi, s, 0)
+        y, mo, d, wd, h, mi, s = dt[:7]
+        CLOCK.epoch0 += _epoch_of(y, mo, d, h, mi, s) - CLOCK.time()
+
+
+def _civil_of(epoch):
+    days, rem = divmod(epoch, 86400)
+    z = days + 719468
+    era = z // 146097
+    doe = z - era * 146097
+    yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
+    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
+    mp = (5 * doy + 2) // 153
+    d = doy - (153 * mp + 2) // 5 + 1
+    mo = mp + 3 if mp < 10 else mp - 9
+    y = yoe + era * 400 + (1 if mo <= 2 else 0)
+    wd = (days + 3) % 7  # Monday = 0, as MicroPython
+    return y, mo, d, rem // 3600, rem // 60 % 60, rem % 60, wd
+
+
+def _epoch_of(y, mo, d, h, mi, s):
+    # days from civil (proleptic Gregorian), no time-zone library needed
+    y2 = y - (mo <= 2)
+    era = y2 // 400
+    yoe = y2 - era * 400
+    doy = (153 * (mo + (-3 if mo > 2 else 9)) + 2) // 5 + d - 1
+    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+    days = era * 146097 + doe - 719468
+    return days * 86400 + h * 3600 + mi * 60 + s
+
+
+_reset_requested = 0
+
+
+def reset():
+    global _reset_requested
+    _reset_requested += 1
+    raise SystemExit("machine.reset")
+
+
+def soft_reset():
+    reset()
+
+
+def reset_cause():
+    return 1  # PWRON_RESET
+
+
+PWRON_RESET = 1
+HARD_RESET = 2
+WDT_RESET = 3
+DEEPSLEEP_RESET = 4
+SOFT_RESET = 5
+
+
+def unique_id():
+    return b"\x24\x0a\xc4\x00\x00\x01"
+
+
+def freq(f=None):
+    return 240000000
+
+
+def idle():
+    CLOCK.us += 1000
+
+
+def disable_irq():
+    return 0
+
+
+def enable_irq(state=0):
+    pass
