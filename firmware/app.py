@@ -1,0 +1,289 @@
+# The cabinet application: ports, sessions, protection and orderly charging on one loop.
+#
+# `tick()` is called every control tick (10-50 ms on the device). It polls the meters
+# (non-blocking), handles each fresh reading (protection first, then billing and the
+# end-of-charge judgement), and runs the sensors, the feeder and the staggered relay
+# closings. Nothing here waits on the network: records and alarms go out through `emit`,
+# which only queues. Steady-state ticks allocate nothing.
+
+from firmware import codes
+from firmware import billing
+from firmware.port import Judge, Session
+from firmware.feeder import Feeder
+from firmware.protection import Protection
+
+_ENDED_HOLD_MS = 30000  # an ended port shows "ended" this long, then "idle"
+_SECOND_MS = 1000
+
+
+class App:
+    def __init__(self, board, cfg, emit, boot_no=1):
+        self.board = board
+        self.clock = board.clock
+        self.meters = board.meters
+        self.relays = board.relays
+        self.emit = emit
+        self.cfg = cfg
+        self.boot_no = boot_no
+        self.n = n = cfg["ports"]
+        self.tariff = billing.Tariff(cfg["energy_fen_per_kwh"], cfg["service_fen_per_kwh"],
+                                     cfg["tou_fen_per_kwh"], cfg["tiers"], cfg["tz_offset_h"])
+        now = self.clock.ticks_ms()
+        m = self.meters
+        self.state = [codes.IDLE] * n
+        self.sessions = [None] * n
+        self.judges = [Judge(cfg) for _ in range(n)]
+        self.relay_on = [False] * n
+        self.want_on = [False] * n  # waiting for its staggered relay closing
+        self.resume_state = [None] * n  # where a deferred session goes back to
+        self.state_ms = [now] * n  # when the port entered its state
+        self.last_frames = [m.frames[p] for p in range(n)]
+        self.last_ms = [now] * n  # time of the last reading taken into account
+        self.last_e = [m.energy_mwh[p] for p in range(n)]
+        self.seq = 0  # sessions started this boot
+        self.alarm_seq = 0
+        self.alarms = {}  # (code, port) -> level, for the raised ones
+        self.cabinet_stop = False  # too hot or smoke: no new session
+        self.feeder = Feeder(self, cfg)
+        self.protection = Protection(self, cfg)
+        self.last_close_ms = self.clock.ticks_add(now, -cfg["relay_stagger_ms"])
+        self.next_second = now
+
+    # --- the loop ---
+    def tick(self):
+        clock = self.clock
+        now = clock.ticks_ms()
+        m = self.meters
+        m.poll()
+        frames = m.frames
+        last = self.last_frames
+        for p in range(self.n):
+            if frames[p] != last[p]:
+                last[p] = frames[p]
+                self._reading(p, now)
+            elif m.silent(p):
+                self.protection.meter_silent(p)
+        if clock.ticks_diff(now, self.next_second) >= 0:
+            self.next_second = clock.ticks_add(now, _SECOND_MS)
+            self.protection.sensors()
+            self.feeder.balance(now)
+            self._housekeeping(now)
+        self._close_next(now)
+
+    def _reading(self, p, now):
+        m = self.meters
+        dt = self.clock.ticks_diff(now, self.last_ms[p])
+        self.last_ms[p] = now
+        mw = m.mw[p]
+        e = m.energy_mwh[p]
+        de = e - self.last_e[p]
+        self.last_e[p] = e
+        if self.protection.reading(p, now, dt, mw, m.ma[p], m.mv[p]):
+            return  # tripped: the relay is already open
+        s = self.sessions[p]
+        if s is None or not self.relay_on[p]:
+            return
+        s.charge_ms += dt
+        if de > 0:
+            s.mwh += de
+            s.bill.add_energy(de, self.clock.time())
+        s.bill.add_time(dt, mw // 1000)
+        if mw > s.peak_mw:
+            s.peak_mw = mw
+        reason = s.limit_reached()
+        if reason is None:
+            reason, newly_full = self.judges[p].judge(dt, mw, e)
+            if newly_full:
+                self._set_state(p, codes.FLOAT, now)
+            elif reason is None and self.state[p] == codes.OPEN and self.judges[p].loaded:
+                self._set_state(p, codes.CHARGING, now)
+        if reason is None and s.charge_ms >= self.cfg["max_session_s"] * 1000:
+            reason = codes.MAX_DURATION
+        if reason is not None:
+            self.end(p, reason)
+
+    def _housekeeping(self, now):
+        diff = self.clock.ticks_diff
+        for p in range(self.n):
+            st = self.state[p]
+            if st == codes.ENDED and diff(now, self.state_ms[p]) >= _ENDED_HOLD_MS:
+                self._set_state(p, codes.IDLE, now)
+            elif st == codes.DEFERRED:
+                s = self.sessions[p]
+                # A session that waits longer than the hard cap (not counting an off-peak
+                # start still ahead) ends rather than waiting forever.
+                cap_s = self.cfg["max_session_s"]
+                if (s is not None and diff(now, self.state_ms[p]) >= cap_s * 1000
+                        and s.not_before <= self.clock.time() - cap_s):
+                    self.end(p, codes.MAX_DURATION)
+
+    def _close_next(self, now):
+        # Relay closings are staggered to spread the chargers' inrush current.
+        if self.clock.ticks_diff(now, self.last_close_ms) < self.cfg["relay_stagger_ms"]:
+            return
+        best = -1
+        for p in range(self.n):
+            if self.want_on[p] and (best < 0 or self.sessions[p].seq < self.sessions[best].seq):
+                best = p
+        if best >= 0:
+            self.want_on[best] = False
+            self.last_close_ms = now
+            self.last_ms[best] = now
+            self.last_e[best] = self.meters.energy_mwh[best]
+            self.set_relay(best, True)
+
+    # --- relays and states ---
+    def set_relay(self, p, on):
+        if on:
+            if not self.protection.may_close(p):
+                return
+        self.relays.set(p, on)
+        if self.relay_on[p] != on:
+            self.relay_on[p] = on
+            self.protection.relay_changed(p, on)
+            self.emit({"ev": "relay", "port": p, "on": on})
+
+    def _set_state(self, p, st, now=None):
+        if self.state[p] != st:
+            self.state[p] = st
+            self.state_ms[p] = self.clock.ticks_ms() if now is None else now
+            self.emit({"ev": "port", "port": p, "state": st})
+
+    # --- sessions ---
+    def start(self, p, auth, limit, order=None, offpeak=False):
+        """Open port p for a session. Returns None, or the refusal code (PROTOCOL.md)."""
+        if not isinstance(p, int) or isinstance(p, bool) or not 0 <= p < self.n:
+            return codes.E_BAD_ARGS
+        kind, value = _parse_limit(limit)
+        if kind is None:
+            return codes.E_BAD_ARGS
+        st = self.state[p]
+        if st == codes.LOCKED:
+            return codes.E_PORT_LOCKED
+        if st == codes.FAULT or self.cabinet_stop:
+            return codes.E_PORT_FAULT
+        if self.sessions[p] is not None:
+            return codes.E_PORT_BUSY
+        room = self.feeder.has_room(self.cfg["start_reserve_w"] * 1000)
+        if not room and self.cfg["feeder_full_action"] == "refuse":
+            return codes.E_FEEDER_FULL
+        now = self.clock.ticks_ms()
+        self.seq += 1
+        sid = "%s-%d-%d" % (self.cfg["cabinet_id"], self.boot_no, self.seq)
+        s = Session(sid, p, auth, kind, value, order, self.clock.time(), billing.Bill(self.tariff))
+        s.seq = self.boot_no * 100000 + self.seq
+        if offpeak:
+            s.not_before = self.feeder.offpeak_epoch(s.start_epoch)
+        self.sessions[p] = s
+        self.judges[p].reset(self.meters.energy_mwh[p])
+        self.emit({"ev": "session_start", "port": p, "sid": sid, "auth": auth,
+                   "start": s.start_epoch, "limit": s.limit_dict(), "order": order})
+        if room and s.not_before <= s.start_epoch:
+            self._open(p, now)
+        else:
+            self.resume_state[p] = codes.OPEN
+            self._set_state(p, codes.DEFERRED, now)
+        return None
+
+    def _open(self, p, now):
+        self._set_state(p, codes.OPEN, now)
+        self.want_on[p] = True
+
+    def pause(self, p, now):
+        """Orderly charging: relay off, session kept, not timed or billed."""
+        self.resume_state[p] = self.state[p]
+        self.want_on[p] = False
+        self.set_relay(p, False)
+        self._set_state(p, codes.DEFERRED, now)
+
+    def resume(self, p, now):
+        st = self.resume_state[p] or codes.OPEN
+        self.resume_state[p] = None
+        self._set_state(p, st, now)
+        self.want_on[p] = True
+
+    def stop(self, p, reason):
+        """User or remote stop. Returns None or a refusal code."""
+        if not isinstance(p, int) or isinstance(p, bool) or not 0 <= p < self.n:
+            return codes.E_BAD_ARGS
+        if self.sessions[p] is None:
+            return codes.E_BAD_ARGS
+        self.end(p, reason)
+        return None
+
+    def end(self, p, reason, lock=False):
+        """End port p's session (relay off first). Safety stops lock the port."""
+        now = self.clock.ticks_ms()
+        self.want_on[p] = False
+        if self.relay_on[p]:
+            self.set_relay(p, False)
+        s = self.sessions[p]
+        if s is not None:
+            self.sessions[p] = None
+            self.emit({"ev": "session_end", "port": p, "sid": s.sid, "auth": s.auth,
+                       "order": s.order, "start": s.start_epoch, "end": self.clock.time(),
+                       "charge_s": s.charge_ms // 1000, "wh": (s.mwh // 100) / 10,
+                       "fen": s.bill.fen, "reason": reason, "peak_w": s.peak_mw // 1000,
+                       "limit": s.limit_dict()})
+        if lock or reason in codes.SAFETY_STOPS:
+            self.lock(p, reason)
+        elif self.state[p] not in (codes.LOCKED, codes.FAULT):
+            self._set_state(p, codes.ENDED, now)
+
+    def lock(self, p, reason):
+        self._set_state(p, codes.LOCKED)
+        self.raise_alarm(codes.A_PORT_LOCKED, p, codes.WARNING, reason)
+
+    def unlock(self, p):
+        if not isinstance(p, int) or isinstance(p, bool) or not 0 <= p < self.n:
+            return codes.E_BAD_ARGS
+        if self.state[p] == codes.LOCKED:
+            self._set_state(p, codes.IDLE)
+            self.clear_alarm(codes.A_PORT_LOCKED, p)
+        return None
+
+    def estop(self):
+        """Remote emergency cut-off: every relay off now, then every session ends."""
+        for p in range(self.n):
+            self.relays.set(p, False)
+        for p in range(self.n):
+            self.end(p, codes.ESTOP)
+
+    # --- alarms ---
+    def raise_alarm(self, code, port, level, value=None):
+        key = (code, port)
+        if self.alarms.get(key) == level:
+            return
+        self.alarms[key] = level
+        self._alarm(code, port, level, codes.RAISED, value)
+
+    def clear_alarm(self, code, port, value=None):
+        key = (code, port)
+        if key in self.alarms:
+            level = self.alarms.pop(key)
+            self._alarm(code, port, level, codes.CLEARED, value)
+
+    def _alarm(self, code, port, level, state, value):
+        self.alarm_seq += 1
+        self.emit({"ev": "alarm", "id": "%s-%d-a%d" % (self.cfg["cabinet_id"], self.boot_no,
+                                                        self.alarm_seq),
+                   "code": code, "port": port, "level": level, "state": state,
+                   "value": value, "epoch": self.clock.time()})
+
+    # --- views ---
+    def port_power_w(self, p):
+        return self.meters.mw[p] // 1000
+
+
+def _parse_limit(limit):
+    """{"minutes": n} | {"wh": n} | {"fen": n} | {"full": true} -> (kind, value) or (None, None)."""
+    if not isinstance(limit, dict) or len(limit) != 1:
+        return None, None
+    for k in limit:
+        v = limit[k]
+        if k == "full":
+            return ("full", 0) if v is True else (None, None)
+        if k in ("minutes", "wh", "fen"):
+            if isinstance(v, int) and not isinstance(v, bool) and 0 < v <= 1000000:
+                return k, v
+    return None, None

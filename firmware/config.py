@@ -1,0 +1,147 @@
+# Cabinet configuration: defaults, schema and validation (shared by firmware and tools).
+#
+# validate() never raises on bad input: every bad or unknown value is reported as a
+# problem naming the field and the value, and the field keeps its safe default. The
+# contract keys (ARCHITECTURE.md "Config keys") keep their contract meanings.
+
+# The simulator's documented test key ("sim-key-not-for-production" in hex). Real cabinets
+# get a random key from tools/provision.
+TEST_KEY = "73696d2d6b65792d6e6f742d666f722d70726f64756374696f6e"
+
+# key: (kind, default, low, high). kind: int, num, bool, str, hex, choice (low = choices),
+# slots (None or 48 ints), tiers (None or [[max_w, fen_per_h], ...]).
+SCHEMA = {
+    "cabinet_id": ("str", "sim-001", 1, 32),
+    "mqtt_prefix": ("str", "ebike", 1, 32),
+    "cmd_key": ("hex", TEST_KEY, 16, 128),
+    "ports": ("int", 10, 1, 16),
+    "meter": ("choice", "hlw8032", ("hlw8032", "ct"), None),
+    # protection
+    "port_limit_a": ("num", 5.5, 0.5, 16),
+    "port_limit_w": ("num", 1000, 50, 3500),
+    "overpower_hold_s": ("num", 5, 1, 60),
+    "resistive_limit_w": ("num", 800, 50, 3500),  # pf ~1 load above this is illegal
+    "resistive_pf": ("num", 0.95, 0.8, 1.0),
+    "relay_weld_w": ("num", 5, 1, 100),
+    "meter_silent_s": ("num", 3, 1, 60),
+    "cabinet_warn_c": ("num", 70, 30, 120),
+    "cabinet_stop_c": ("num", 85, 35, 130),
+    "temp_hyst_c": ("num", 5, 1, 20),
+    # end-of-charge judgement
+    "full_w": ("num", 30, 2, 200),
+    "full_confirm_s": ("num", 300, 30, 7200),
+    "float_s": ("num", 2700, 0, 28800),
+    "taper_min_s": ("num", 60, 5, 3600),
+    "no_load_w": ("num", 3, 0.5, 50),
+    "no_load_s": ("num", 120, 30, 1800),
+    "unplug_w": ("num", 2.5, 0.1, 50),
+    "unplug_s": ("num", 300, 30, 3600),
+    "max_session_s": ("num", 43200, 600, 172800),
+    # orderly charging
+    "feeder_limit_w": ("num", 8000, 200, 100000),
+    "feeder_full_action": ("choice", "defer", ("defer", "refuse"), None),
+    "start_reserve_w": ("num", 200, 0, 3500),
+    "relay_stagger_ms": ("int", 1000, 1000, 60000),
+    "offpeak_hour": ("int", 23, 0, 23),
+    "tz_offset_h": ("num", 8, -12, 14),
+    # billing
+    "energy_fen_per_kwh": ("int", 52, 0, 10000),
+    "service_fen_per_kwh": ("int", 80, 0, 10000),
+    "tou_fen_per_kwh": ("slots", None, 0, 10000),
+    "tiers": ("tiers", None, 0, 100000),
+    # persistence
+    "resume_after_power_loss": ("bool", True, None, None),
+    "checkpoint_s": ("num", 60, 10, 3600),
+}
+
+
+def defaults():
+    return {k: v[1] for k, v in SCHEMA.items()}
+
+
+def _is_num(v):
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _check(kind, v, lo, hi):
+    """Return None when v is acceptable, else the reason."""
+    if kind == "bool":
+        return None if isinstance(v, bool) else "is not true/false"
+    if kind in ("int", "num"):
+        if kind == "int" and not (isinstance(v, int) and not isinstance(v, bool)):
+            return "is not an integer"
+        if not _is_num(v):
+            return "is not a number"
+        if v != v or v < lo or v > hi:
+            return "is out of range %s-%s" % (lo, hi)
+        return None
+    if kind in ("str", "hex"):
+        if not isinstance(v, str):
+            return "is not a string"
+        if not lo <= len(v) <= hi:
+            return "has length %d, not %d-%d" % (len(v), lo, hi)
+        if kind == "hex":
+            if len(v) % 2 or any(c not in "0123456789abcdefABCDEF" for c in v):
+                return "is not an even-length hex string"
+        elif any(c in "/+#" or ord(c) < 33 for c in v):
+            return "has a character not allowed in an MQTT topic level"
+        return None
+    if kind == "choice":
+        return None if v in lo else "is not one of %s" % ", ".join(lo)
+    if kind == "slots":
+        if v is None:
+            return None
+        if not isinstance(v, list) or len(v) != 48:
+            return "is not a list of 48 half-hour prices"
+        for x in v:
+            if not (isinstance(x, int) and not isinstance(x, bool)) or x < lo or x > hi:
+                return "has a slot price that is not an integer %s-%s" % (lo, hi)
+        return None
+    if kind == "tiers":
+        if v is None:
+            return None
+        if not isinstance(v, list) or not v:
+            return "is not a list of [max_w, fen_per_h] pairs"
+        last = -1
+        for pair in v:
+            if not isinstance(pair, list) or len(pair) != 2 or not all(_is_num(x) for x in pair):
+                return "has an entry that is not [max_w, fen_per_h]"
+            if pair[0] <= last or pair[1] < lo or pair[1] > hi:
+                return "is not ascending in max_w with fen_per_h %s-%s" % (lo, hi)
+            last = pair[0]
+        return None
+    return "has unknown kind %s" % kind
+
+
+def validate(raw, base=None):
+    """Merge `raw` over `base` (defaults when None). Returns (config, problems).
+
+    Each problem is a string naming the field and the bad value; that field keeps the
+    value it had in `base` (a safe default), so the cabinet can always run.
+    """
+    cfg = dict(base) if base is not None else defaults()
+    problems = []
+    if not isinstance(raw, dict):
+        problems.append("config: %r is not a JSON object" % (raw,))
+        return cfg, problems
+    for k in raw:
+        v = raw[k]
+        spec = SCHEMA.get(k)
+        if spec is None:
+            problems.append("%s: unknown key (value %r ignored)" % (k, v))
+            continue
+        why = _check(spec[0], v, spec[2], spec[3])
+        if why is not None:
+            problems.append("%s: %r %s; using %r" % (k, v, why, cfg[k]))
+        else:
+            cfg[k] = v
+    # Cross-field rules: thresholds that only make sense in order.
+    if cfg["cabinet_stop_c"] <= cfg["cabinet_warn_c"]:
+        problems.append("cabinet_stop_c: %r is not above cabinet_warn_c %r; using defaults"
+                        % (cfg["cabinet_stop_c"], cfg["cabinet_warn_c"]))
+        cfg["cabinet_warn_c"], cfg["cabinet_stop_c"] = SCHEMA["cabinet_warn_c"][1], SCHEMA["cabinet_stop_c"][1]
+    if cfg["unplug_w"] >= cfg["full_w"]:
+        problems.append("unplug_w: %r is not below full_w %r; using defaults"
+                        % (cfg["unplug_w"], cfg["full_w"]))
+        cfg["unplug_w"], cfg["full_w"] = SCHEMA["unplug_w"][1], SCHEMA["full_w"][1]
+    return cfg, problems

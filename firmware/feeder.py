@@ -1,0 +1,100 @@
+# Orderly charging: the ports share the cabinet feeder's `feeder_limit_w`.
+#
+# Admission: a new session needs `start_reserve_w` of room (counting the measured power
+# of every closed relay plus a reserve for each port still waiting to draw); without it
+# the session is deferred (or refused with `feeder_full`, per `feeder_full_action`).
+# Overload: when the chargers together draw more than the budget, the newest session is
+# paused (relay off, not timed, not billed), one every few seconds, until the total fits.
+# Paused and deferred sessions resume oldest first once there is room for what they drew.
+
+from firmware import codes
+
+_SHED_GAP_MS = 3000  # let the meters see the last pause before pausing another
+_MIN_PAUSE_MS = 60000  # a paused charger stays off at least this long (no flapping)
+
+
+class Feeder:
+    def __init__(self, app, cfg):
+        self.app = app
+        self.limit_mw = int(cfg["feeder_limit_w"] * 1000)
+        self.reserve_mw = int(cfg["start_reserve_w"] * 1000)
+        self.offpeak_hour = cfg["offpeak_hour"]
+        self.tz_s = int(cfg["tz_offset_h"] * 3600)
+        self.need_mw = [0] * app.n  # what a paused session drew when it was paused
+        now = app.clock.ticks_ms()
+        self.last_shed = now
+        self.overloaded = False
+
+    def load_mw(self):
+        """Measured draw of closed relays plus reserves for ports about to draw."""
+        app = self.app
+        total = 0
+        mw = app.meters.mw
+        for p in range(app.n):
+            if app.relay_on[p]:
+                if app.state[p] == codes.OPEN and not app.judges[p].loaded:
+                    total += self.reserve_mw if mw[p] < self.reserve_mw else mw[p]
+                else:
+                    total += mw[p]
+            elif app.want_on[p]:
+                total += self.need_mw[p] if self.need_mw[p] > self.reserve_mw else self.reserve_mw
+        return total
+
+    def has_room(self, need_mw):
+        return self.load_mw() + need_mw <= self.limit_mw
+
+    def balance(self, now):
+        app = self.app
+        diff = app.clock.ticks_diff
+        total = self.load_mw()
+        if total > self.limit_mw:
+            if not self.overloaded:
+                self.overloaded = True
+                app.raise_alarm(codes.A_FEEDER_OVERLOAD, None, codes.WARNING, total // 1000)
+            if diff(now, self.last_shed) >= _SHED_GAP_MS:
+                newest = self._pick(True)
+                if newest >= 0:
+                    self.last_shed = now
+                    self.need_mw[newest] = app.meters.mw[newest]
+                    app.pause(newest, now)
+            return
+        oldest = self._pick(False)
+        if oldest >= 0:
+            need = self.need_mw[oldest]
+            if need < self.reserve_mw:
+                need = self.reserve_mw
+            paused_ms = diff(now, app.state_ms[oldest])
+            if total + need <= self.limit_mw and (self.need_mw[oldest] == 0 or paused_ms >= _MIN_PAUSE_MS):
+                app.resume(oldest, now)
+                total += need
+        if self.overloaded and total <= self.limit_mw and self._pick(False) < 0:
+            self.overloaded = False
+            app.clear_alarm(codes.A_FEEDER_OVERLOAD, None, total // 1000)
+
+    def _pick(self, running):
+        """Newest running session (running=True) or oldest deferred one that may start."""
+        app = self.app
+        best = -1
+        epoch = app.clock.time()
+        for p in range(app.n):
+            s = app.sessions[p]
+            if s is None:
+                continue
+            if running:
+                if app.relay_on[p] and (best < 0 or s.seq > app.sessions[best].seq):
+                    best = p
+            elif app.state[p] == codes.DEFERRED and s.not_before <= epoch:
+                if best < 0 or s.seq < app.sessions[best].seq:
+                    best = p
+        return best
+
+    def offpeak_epoch(self, epoch):
+        """The next start of the off-peak hour (local time), or `epoch` if inside it now."""
+        local = epoch + self.tz_s
+        day = local - local % 86400
+        start = day + self.offpeak_hour * 3600
+        if local >= start:
+            return epoch  # already past today's off-peak start: begin now
+        if local < day + 7 * 3600 and self.offpeak_hour >= 12:
+            return epoch  # small hours: still inside last night's off-peak window
+        return start - self.tz_s

@@ -1,0 +1,178 @@
+# The virtual cabinet: ports with relays, meters, chargers and faults on virtual time.
+#
+# The firmware sees the same board object as on the ESP32 (clock, meters, relays,
+# sensors). Two meter fidelities:
+# - "hlw8032" (default): every port has an HLW8032 emulator streaming real frames at
+#   4800 8E1 through the RX multiplexer into a fake UART, read by the real driver
+#   (drivers/meterscan.py). Byte-exact, and slow: use it for protection and driver paths.
+# - "model": readings taken straight from the physics, one port per 100 ms slot (the
+#   same ~1 s sweep as one UART), energy integrated exactly. For long days and
+#   randomised campaigns where the byte path would only cost time.
+# The physical world (plugged chargers, their state of charge, faults) lives here and
+# carries on across a firmware restart.
+
+import machine
+from vclock import CLOCK
+import chargers
+
+VOLTS = 220.0
+RELAY_PINS = (13, 14, 15, 16, 17, 18, 19, 21, 22, 23, 25, 26, 27, 32, 33, 4)
+_SLOT_MS = 100  # model meter: one port per slot, like one UART at 4800 baud
+
+
+class ModelMeters:
+    """Scanner-compatible readings computed from the board's physics."""
+
+    def __init__(self, board, n, silent_ms=3000):
+        self.board = board
+        self.n = n
+        self.silent_ms = silent_ms
+        now = CLOCK.ticks_ms()
+        self.mv = [0] * n
+        self.ma = [0] * n
+        self.mw = [0] * n
+        self.energy_mwh = [0] * n
+        self.pulses = [0] * n
+        self.frames = [0] * n
+        self.seen_ms = [now] * n
+        self.sweep_ms = _SLOT_MS * n
+        self._next = 0
+        self._due_us = CLOCK.us
+
+    def poll(self):
+        b = self.board
+        while CLOCK.us >= self._due_us:
+            p = self._next
+            self._next = (p + 1) % self.n
+            self._due_us += _SLOT_MS * 1000
+            if b.meter_fault[p] is not None:
+                continue
+            w = b.watts[p]
+            self.mw[p] = int(w * 1000)
+            self.mv[p] = int(VOLTS * 1000)
+            pf = b.pfs[p] or 1.0
+            self.ma[p] = int(w / (VOLTS * pf) * 1000) if w > 0 else 0
+            self.energy_mwh[p] = int(b.true_mwh[p])
+            self.frames[p] += 1
+            self.seen_ms[p] = CLOCK.ticks_ms()
+
+    def age_ms(self, p):
+        return CLOCK.ticks_diff(CLOCK.ticks_ms(), self.seen_ms[p])
+
+    def silent(self, p):
+        return self.age_ms(p) >= self.silent_ms
+
+    def garbage(self, p):
+        return self.board.meter_fault[p] == "meter_garbage"
+
+
+class SimRelays:
+    """Relay coils on GPIO pins; the contacts follow after a delay unless welded."""
+
+    CLOSE_MS = 10
+    OPEN_MS = 5
+
+    def __init__(self, board, n):
+        self.board = board
+        self.pins = [machine.Pin(RELAY_PINS[i], machine.Pin.OUT, value=0) for i in range(n)]
+        self.cmd = [False] * n
+
+    def set(self, i, on):
+        self.cmd[i] = bool(on)
+        self.pins[i].value(1 if on else 0)
+
+    def get(self, i):
+        return self.cmd[i]
+
+    def all_off(self):
+        for i in range(len(self.pins)):
+            self.set(i, False)
+
+
+class SimSensors:
+    def __init__(self, board):
+        self.board = board
+
+    def cabinet_c10(self):
+        c = self.board.cabinet_c
+        return None if c is None else int(c * 10)
+
+    def port_c10(self, p):
+        c = self.board.port_c[p]
+        return None if c is None else int(c * 10)
+
+    def smoke(self):
+        return self.board.smoke
+
+
+class VirtualBoard:
+    def __init__(self, ports, meter="hlw8032", seed=1, fidelity=None):
+        machine.reset_board()
+        self.n = ports
+        self.clock = CLOCK
+        self.seed = seed
+        self.loads = [None] * ports  # plugged charger models
+        self.fault_loads = [None] * ports  # short / overload / heater in place of the charger
+        self.welded = [False] * ports
+        self.meter_fault = [None] * ports
+        self.watts = [0.0] * ports
+        self.pfs = [1.0] * ports
+        self.true_mwh = [0.0] * ports  # energy that really flowed (test truth)
+        self.cabinet_c = 25.0
+        self.port_c = [None] * ports
+        self.smoke = False
+        self.relays = SimRelays(self, ports)
+        self.sensors = SimSensors(self)
+        self.fidelity = fidelity or "model"
+        self.meters = ModelMeters(self, ports)
+        self.tick_ms = 250 if self.fidelity == "model" else 20
+        self._plugs = 0
+
+    # --- the physical world ---
+    def plug(self, p, spec):
+        self._plugs += 1
+        self.loads[p] = chargers.make_load(spec, self.seed * 1000 + self._plugs)
+
+    def unplug(self, p):
+        self.loads[p] = None
+        self.fault_loads[p] = None
+
+    def fault(self, p, kind):
+        if kind in chargers.FAULT_LOADS:
+            self.fault_loads[p] = chargers.make_fault(kind, self.watts[p], self.seed + p)
+        elif kind == "relay_weld":
+            self.welded[p] = True
+        elif kind in ("meter_silent", "meter_garbage"):
+            self.meter_fault[p] = kind
+        elif kind == "clear":
+            self.fault_loads[p] = None
+            self.welded[p] = False
+            self.meter_fault[p] = None
+
+    def set_temp(self, sensor, c, port=None):
+        if sensor == "cabinet":
+            self.cabinet_c = c
+        else:
+            self.port_c[port] = c
+
+    def set_smoke(self, on):
+        self.smoke = bool(on)
+
+    def contacts(self, p):
+        return self.relays.cmd[p] or self.welded[p]
+
+    def step(self, dt_ms):
+        """Advance the physical world by dt_ms, then the clock."""
+        for p in range(self.n):
+            load = self.fault_loads[p] or self.loads[p]
+            powered = self.contacts(p)
+            if load is None:
+                w, pf = 0.0, 1.0
+            else:
+                load.advance(dt_ms, powered)
+                w = load.watts() if powered else 0.0
+                pf = load.pf()
+            self.watts[p] = w
+            self.pfs[p] = pf
+            self.true_mwh[p] += w * dt_ms / 3600.0
+        CLOCK.advance_ms(dt_ms)

@@ -1,0 +1,176 @@
+# Scenario simulator: the real firmware core on the virtual board, on virtual time.
+#
+#   micropython tools/sim/run.py SCENARIO.json [--broker HOST:PORT] [--log FILE]
+#                                [--state DIR] [--speed N] [--tick MS]
+#
+# Writes the JSON-lines event log (ARCHITECTURE.md "Simulator (contract)") to FILE or
+# stdout. Runs as fast as possible unless --speed N (virtual seconds per wall second).
+import sys
+
+_here = __file__.rsplit("/", 1)[0] if "/" in __file__ else "."
+_root = _here + "/../.."
+for _p in (_root + "/lib", _root, _here):
+    if _p not in sys.path:
+        sys.path.insert(0, _p)
+
+import json  # noqa: E402
+import time  # noqa: E402
+
+import scenario as scenario_mod  # noqa: E402
+from board import VirtualBoard  # noqa: E402
+from vclock import CLOCK  # noqa: E402
+from firmware import config as config_mod  # noqa: E402
+from firmware import commands  # noqa: E402
+from firmware.app import App  # noqa: E402
+
+USAGE = ("usage: micropython tools/sim/run.py SCENARIO.json [--broker HOST:PORT] "
+         "[--log FILE] [--state DIR] [--speed N] [--tick MS]")
+
+
+class UsageError(Exception):
+    pass
+
+
+def parse_args(argv):
+    opts = {"scenario": None, "broker": None, "log": None, "state": None, "speed": None,
+            "tick": None}
+    i = 0
+    while i < len(argv):
+        a = argv[i]
+        if a.startswith("--"):
+            key = a[2:]
+            if key not in opts or key == "scenario":
+                raise UsageError("unknown option %s" % a)
+            if i + 1 >= len(argv):
+                raise UsageError("option %s needs a value" % a)
+            opts[key] = argv[i + 1]
+            i += 2
+        else:
+            if opts["scenario"] is not None:
+                raise UsageError("more than one scenario file: %s" % a)
+            opts["scenario"] = a
+            i += 1
+    if opts["scenario"] is None:
+        raise UsageError("no scenario file")
+    for key in ("speed", "tick"):
+        if opts[key] is not None:
+            try:
+                opts[key] = float(opts[key])
+            except ValueError:
+                raise UsageError("--%s: %r is not a number" % (key, opts[key]))
+            if opts[key] <= 0:
+                raise UsageError("--%s: %r must be above 0" % (key, opts[key]))
+    return opts
+
+
+class Log:
+    def __init__(self, out):
+        self.out = out
+        self.counts = {}
+
+    def __call__(self, ev):
+        ev["t"] = round(CLOCK.us / 1000000, 3)  # virtual seconds since the start
+        self.counts[ev["ev"]] = self.counts.get(ev["ev"], 0) + 1
+        self.out.write(json.dumps(ev))
+        self.out.write("\n")
+
+
+class Sim:
+    """One scenario run. Also used directly by tests and benchmarks."""
+
+    def __init__(self, sc, out, state_dir=None, tick_ms=None, seed=1):
+        self.sc = sc
+        CLOCK.us = 0
+        CLOCK.epoch0 = sc.start_epoch
+        raw = dict(sc.config)
+        raw["ports"] = sc.ports
+        raw["meter"] = sc.meter
+        self.cfg, problems = config_mod.validate(raw)
+        if problems:
+            raise scenario_mod.ScenarioError("cabinet.config: " + "; ".join(problems))
+        self.log = Log(out)
+        self.board = VirtualBoard(sc.ports, sc.meter, seed=seed)
+        self.tick_ms = int(tick_ms or self.board.tick_ms)
+        self.app = App(self.board, self.cfg, self.log)
+        self.next_event = 0
+
+    def apply(self, ev):
+        b = self.board
+        p = ev.get("port")
+        if "plug" in ev:
+            b.plug(p, ev["plug"])
+        elif "unplug" in ev:
+            b.unplug(p)
+        elif "fault" in ev:
+            b.fault(p, ev["fault"])
+        elif "temp" in ev:
+            b.set_temp(ev["temp"]["sensor"], ev["temp"]["c"], ev["temp"].get("port"))
+        elif "smoke" in ev:
+            b.set_smoke(ev["smoke"])
+        elif "cmd" in ev:
+            claims = dict(ev["cmd"])
+            claims.setdefault("jti", "sim-%d" % self.next_event)
+            reply = commands.handle(self.app, claims)
+            reply["ev"] = "reply"
+            self.log(reply)
+        elif "swipe" in ev:
+            sw = ev["swipe"]
+            if sw.get("port") is None:
+                raise scenario_mod.ScenarioError(
+                    "event %d: swipe without a port needs the keypad flow" % self.next_event)
+            err = self.app.start(sw["port"], "card:" + sw["card"], {"full": True})
+            if err is not None:
+                self.log({"ev": "refused", "port": sw["port"], "error": err})
+        else:
+            raise scenario_mod.ScenarioError(
+                "event %d: %s is not supported by this simulator yet"
+                % (self.next_event, [k for k in ev if k != "t"]))
+
+    def run(self, until_s=None, speed=None):
+        end_us = int((self.sc.duration_s if until_s is None else until_s) * 1000000)
+        events = self.sc.events
+        tick_us = self.tick_ms * 1000
+        wall0 = time.ticks_ms() if hasattr(time, "ticks_ms") else None
+        while CLOCK.us < end_us:
+            while self.next_event < len(events) and events[self.next_event]["t"] * 1000000 <= CLOCK.us:
+                self.apply(events[self.next_event])
+                self.next_event += 1
+            self.board.step(self.tick_ms)
+            self.app.tick()
+            if speed:
+                self._pace(wall0, speed)
+        return self
+
+    def _pace(self, wall0, speed):
+        ahead_ms = CLOCK.us / 1000 / speed - time.ticks_diff(time.ticks_ms(), wall0)
+        if ahead_ms > 1:
+            time.sleep_ms(int(ahead_ms))
+
+
+def main(argv):
+    try:
+        opts = parse_args(argv)
+        sc = scenario_mod.load(open(opts["scenario"]).read())
+    except (UsageError, OSError) as e:
+        sys.stderr.write("run.py: %s\n%s\n" % (e, USAGE))
+        return 2
+    except scenario_mod.ScenarioError as e:
+        sys.stderr.write("run.py: %s: %s\n" % (opts["scenario"], e))
+        return 2
+    if opts["broker"]:
+        sys.stderr.write("run.py: --broker: the MQTT uplink is not built yet\n")
+        return 2
+    out = open(opts["log"], "w") if opts["log"] else sys.stdout
+    try:
+        Sim(sc, out, opts["state"], opts["tick"]).run(speed=opts["speed"])
+    except scenario_mod.ScenarioError as e:
+        sys.stderr.write("run.py: %s: %s\n" % (opts["scenario"], e))
+        return 2
+    finally:
+        if out is not sys.stdout:
+            out.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
