@@ -27,8 +27,12 @@ class Protection:
         self.off_ms = [now] * n
         self.weld_hits = [0] * n
         self.silent = [False] * n
-        self.hot = False
+        self.hot = False  # cabinet at cabinet_stop_c: every session ended
+        self.warm = False  # cabinet_overtemp warning raised
+        self.sensor_bad = False
         self.smoke = False
+        # Bound once here: fetching a bound method allocates, and this runs every second.
+        self.port_c10 = getattr(app.board.sensors, "port_c10", None)
 
     # --- per reading ---
     def reading(self, p, now, dt, mw, ma, mv):
@@ -119,11 +123,15 @@ class Protection:
         sens = app.board.sensors
         c10 = sens.cabinet_c10()
         if c10 is None:
-            app.raise_alarm(codes.A_SENSOR_FAULT, None, codes.WARNING, "cabinet_temp")
+            if not self.sensor_bad:
+                self.sensor_bad = True
+                app.raise_alarm(codes.A_SENSOR_FAULT, None, codes.WARNING, "cabinet_temp")
         else:
-            app.clear_alarm(codes.A_SENSOR_FAULT, None)
+            if self.sensor_bad:
+                self.sensor_bad = False
+                app.clear_alarm(codes.A_SENSOR_FAULT, None)
             self._cabinet_temp(c10)
-        port_c10 = getattr(sens, "port_c10", None)
+        port_c10 = self.port_c10
         if port_c10 is not None:
             for p in range(app.n):
                 t = port_c10(p)
@@ -156,9 +164,13 @@ class Protection:
                     app.end(p, codes.OVERTEMP)
         elif self.hot and c10 < self.stop_c10 - self.hyst_c10:
             self.hot = False
+            self.warm = False
             app.clear_alarm(code, None, c10 / 10)
         if not self.hot:
-            if c10 >= self.warn_c10:
+            # Alarm calls only on a change: this runs every second (no allocation).
+            if c10 >= self.warn_c10 and not self.warm:
+                self.warm = True
                 app.raise_alarm(code, None, codes.WARNING, c10 / 10)
-            elif c10 < self.warn_c10 - self.hyst_c10:
+            elif c10 < self.warn_c10 - self.hyst_c10 and self.warm:
+                self.warm = False
                 app.clear_alarm(code, None, c10 / 10)

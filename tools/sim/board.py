@@ -17,6 +17,7 @@ import chargers
 
 VOLTS = 220.0
 RELAY_PINS = (13, 14, 15, 16, 17, 18, 19, 21, 22, 23, 25, 26, 27, 32, 33, 4)
+PHYSICS_MS = 1000  # charger physics step (see VirtualBoard.step)
 _SLOT_MS = 100  # model meter: one port per slot, like one UART at 4800 baud
 
 
@@ -118,6 +119,9 @@ class VirtualBoard:
         self.watts = [0.0] * ports
         self.pfs = [1.0] * ports
         self.true_mwh = [0.0] * ports  # energy that really flowed (test truth)
+        self.acc_ms = [0] * ports  # time not yet given to the charger physics
+        self.powered = [False] * ports
+        self.dirty = [False] * ports  # the load changed: recompute in the next step
         self.cabinet_c = 25.0
         self.port_c = [None] * ports
         self.smoke = False
@@ -130,14 +134,17 @@ class VirtualBoard:
 
     # --- the physical world ---
     def plug(self, p, spec):
+        self.dirty[p] = True
         self._plugs += 1
         self.loads[p] = chargers.make_load(spec, self.seed * 1000 + self._plugs)
 
     def unplug(self, p):
+        self.dirty[p] = True
         self.loads[p] = None
         self.fault_loads[p] = None
 
     def fault(self, p, kind):
+        self.dirty[p] = True
         if kind in chargers.FAULT_LOADS:
             self.fault_loads[p] = chargers.make_fault(kind, self.watts[p], self.seed + p)
         elif kind == "relay_weld":
@@ -162,17 +169,27 @@ class VirtualBoard:
         return self.relays.cmd[p] or self.welded[p]
 
     def step(self, dt_ms):
-        """Advance the physical world by dt_ms, then the clock."""
+        """Advance the physical world by dt_ms, then the clock.
+
+        Charger physics runs every PHYSICS_MS (their power changes over minutes), and at
+        once for a port whose contacts moved or whose load changed, so a fault or a relay
+        opening shows in the very next tick. Energy integrates every tick.
+        """
         for p in range(self.n):
-            load = self.fault_loads[p] or self.loads[p]
             powered = self.contacts(p)
-            if load is None:
-                w, pf = 0.0, 1.0
+            acc = self.acc_ms[p] + dt_ms
+            if acc >= PHYSICS_MS or powered != self.powered[p] or self.dirty[p]:
+                self.powered[p] = powered
+                self.dirty[p] = False
+                self.acc_ms[p] = 0
+                load = self.fault_loads[p] or self.loads[p]
+                if load is None:
+                    self.watts[p], self.pfs[p] = 0.0, 1.0
+                else:
+                    load.advance(acc, powered)
+                    self.watts[p] = load.watts() if powered else 0.0
+                    self.pfs[p] = load.pf()
             else:
-                load.advance(dt_ms, powered)
-                w = load.watts() if powered else 0.0
-                pf = load.pf()
-            self.watts[p] = w
-            self.pfs[p] = pf
-            self.true_mwh[p] += w * dt_ms / 3600.0
+                self.acc_ms[p] = acc
+            self.true_mwh[p] += self.watts[p] * dt_ms / 3600.0
         CLOCK.advance_ms(dt_ms)
