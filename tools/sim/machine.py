@@ -196,7 +196,7 @@ class UART:
         if not self.fifo:
             return None
         out = bytes(self.fifo[:n])
-        del self.fifo[:n]
+        self.fifo[0:n] = b""  # MicroPython bytearrays have no item deletion
         return out
 
     def readinto(self, buf, n=None):
@@ -208,7 +208,7 @@ class UART:
         if k == 0:
             return None
         buf[:k] = self.fifo[:k]
-        del self.fifo[:k]
+        self.fifo[0:k] = b""
         return k
 
     def write(self, buf):
