@@ -1,0 +1,144 @@
+# HLW8032 driver figures on the MicroPython unix port; prints `name value unit` lines.
+#
+#   .venv/bin/micropython tools/bench/bench_hlw.py      (from the repo root)
+#
+# hlw_frames_per_s          StreamReader.feed + decode_into over a clean frame stream
+# hlw_heap_bytes_per_frame  heap allocated per decoded frame in steady state (gc off)
+# hlw_decode_into_per_s     decode_into alone
+# hlw_poll_heap_bytes       MeterScanner.poll heap per call (10 ports, replay UARTs)
+# hlw_poll_us               MeterScanner.poll wall time per call on this host
+# hlw_sweep_ms_1_uart       10-port sweep, one UART (virtual 4800 8E1 timing, 10 ms ticks)
+# hlw_sweep_ms_2_uarts      the same on two UARTs
+import sys
+
+sys.path[:0] = ["tools/sim", ".", "lib"]
+
+import gc
+import time
+
+import machine
+from hlw8032_emu import HLW8032Emu, ReplayUart, make_frame
+from rxmux import RxMux
+from vclock import CLOCK
+
+from drivers import hlw8032 as h
+from drivers.meterscan import MeterScanner
+
+SELECT = (25, 26, 27, 14)
+
+
+def stream(n):
+    b = bytearray()
+    for k in range(n):
+        b.extend(make_frame(220.0 + k * 0.1, 0.5 + k * 0.05, pf=0.9, pf_total=k * 9))
+    return b
+
+
+def bench_reader(data, rounds):
+    r = h.StreamReader()
+    r.feed(data)  # warm up
+    gc.collect()
+    gc.disable()
+    m0 = gc.mem_alloc()
+    f0 = r.frames
+    t0 = time.ticks_us()
+    for _ in range(rounds):
+        r.feed(data)
+    us = time.ticks_diff(time.ticks_us(), t0)
+    heap = gc.mem_alloc() - m0
+    gc.enable()
+    n = r.frames - f0
+    assert n == rounds * len(data) // 24 and r.checksum_errors == 0
+    return n * 1000000 // us, heap / n
+
+
+def bench_decode(frame, rounds):
+    out = h.new_out()
+    t0 = time.ticks_us()
+    for _ in range(rounds):
+        h.decode_into(frame, 0, out)
+    return rounds * 1000000 // time.ticks_diff(time.ticks_us(), t0)
+
+
+def bench_poll(data, polls):
+    machine.reset_board()
+    pins = [machine.Pin(i, machine.Pin.OUT, value=0) for i in SELECT]
+    uarts = [ReplayUart(data), ReplayUart(data[101:] + data[:101])]
+    sc = MeterScanner(uarts, pins, 10, CLOCK)
+    for _ in range(300):
+        CLOCK.us += 10000
+        sc.poll()
+    gc.collect()
+    gc.disable()
+    m0 = gc.mem_alloc()
+    t0 = time.ticks_us()
+    for _ in range(polls):
+        CLOCK.us += 10000
+        sc.poll()
+    us = time.ticks_diff(time.ticks_us(), t0)
+    heap = gc.mem_alloc() - m0
+    gc.enable()
+    return heap / polls, us / polls
+
+
+def sweep_ms(uarts, seconds=20):
+    machine.reset_board()
+    pins = [machine.Pin(i, machine.Pin.OUT, value=0) for i in SELECT]
+    us = [machine.UART(1 + i, baudrate=4800, bits=8, parity=0, stop=1, rxbuf=256)
+          for i in range(uarts)]
+    x = 12345
+    emus = []
+    for p in range(10):
+        x = (x * 1103515245 + 12345) & 0x7FFFFFFF
+        emus.append(HLW8032Emu(volts=230.0, amps=3.0, phase_us=(x >> 8) % 55000))
+    for u in range(uarts):
+        RxMux(SELECT, emus[u::uarts], us[u])
+    sc = MeterScanner(us, pins, 10, CLOCK)
+    while sc.sweeps == 0:
+        CLOCK.advance_ms(10)
+        sc.poll()
+    t0 = CLOCK.us
+    n0 = sc.sweeps
+    while CLOCK.us - t0 < seconds * 1000000 or sc.sweeps == n0:
+        CLOCK.advance_ms(10)
+        n = sc.sweeps
+        sc.poll()
+        if sc.sweeps != n:
+            t1 = CLOCK.us
+    return (t1 - t0) // 1000 // (sc.sweeps - n0)
+
+
+def _readinto(self, buf, n=None):
+    # machine.UART.readinto trims its FIFO with `del bytearray[:k]`, which MicroPython
+    # lacks (host_tests/dual/hlw_sim.py has the same stop-gap)
+    self._pump()
+    k = min(len(buf) if n is None else n, len(self.fifo), len(buf))
+    if k == 0:
+        return None
+    buf[:k] = self.fifo[:k]
+    self.fifo[:k] = b""
+    return k
+
+
+def _fix_fake_uart():
+    try:
+        del bytearray(2)[:1]
+    except TypeError:
+        machine.UART.readinto = _readinto
+
+
+def main():
+    data = stream(100)
+    fps, heap = bench_reader(data, 40)
+    print("hlw_frames_per_s", fps, "frames/s")
+    print("hlw_heap_bytes_per_frame", f"{heap:.2f}", "B/frame")
+    print("hlw_decode_into_per_s", bench_decode(bytes(data[:24]), 20000), "frames/s")
+    heap, us = bench_poll(data, 2000)
+    print("hlw_poll_heap_bytes", f"{heap:.2f}", "B/poll")
+    print("hlw_poll_us", f"{us:.1f}", "us")
+    _fix_fake_uart()
+    print("hlw_sweep_ms_1_uart", sweep_ms(1), "ms")
+    print("hlw_sweep_ms_2_uarts", sweep_ms(2), "ms")
+
+
+main()
