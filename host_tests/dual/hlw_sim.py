@@ -13,31 +13,6 @@ SELECT = (25, 26, 27, 14)  # S0..S3 of the 74HC4067s (shared by both)
 UART_IDS = (1, 2)
 
 
-def _readinto(self, buf, n=None):
-    # machine.UART.readinto without `del bytearray[:k]`, which MicroPython lacks
-    self._pump()
-    if n is None:
-        n = len(buf)
-    self._wait(n)
-    k = min(n, len(self.fifo), len(buf))
-    if k == 0:
-        return None
-    buf[:k] = self.fifo[:k]
-    self.fifo[:k] = b""
-    return k
-
-
-def fix_fake_uart():
-    """Work around the fake UART's CPython-only FIFO trimming on MicroPython."""
-    if sys.implementation.name != "micropython":
-        return
-    probe = bytearray(2)
-    try:
-        del probe[:1]
-    except TypeError:
-        machine.UART.readinto = _readinto
-
-
 def phase_of(p, seed=0):
     # meters are not frame-aligned with each other: a pseudo-random phase per port
     x = 12345 + seed
@@ -48,7 +23,6 @@ def phase_of(p, seed=0):
 
 def cabinet(ports=10, uarts=1, volts=230.0, amps=4.0, pf=0.95, seed=0, **scan_kw):
     """(scanner, emulators, uarts, muxes) for a fresh virtual board."""
-    fix_fake_uart()
     machine.reset_board()
     pins = [machine.Pin(i, machine.Pin.OUT, value=0) for i in SELECT]
     us = [machine.UART(UART_IDS[i], baudrate=4800, bits=8, parity=0, stop=1, rxbuf=256)

@@ -108,25 +108,6 @@ def sweep_ms(uarts, seconds=20):
     return (t1 - t0) // 1000 // (sc.sweeps - n0)
 
 
-def _readinto(self, buf, n=None):
-    # machine.UART.readinto trims its FIFO with `del bytearray[:k]`, which MicroPython
-    # lacks (host_tests/dual/hlw_sim.py has the same stop-gap)
-    self._pump()
-    k = min(len(buf) if n is None else n, len(self.fifo), len(buf))
-    if k == 0:
-        return None
-    buf[:k] = self.fifo[:k]
-    self.fifo[:k] = b""
-    return k
-
-
-def _fix_fake_uart():
-    try:
-        del bytearray(2)[:1]
-    except TypeError:
-        machine.UART.readinto = _readinto
-
-
 def main():
     data = stream(100)
     fps, heap = bench_reader(data, 40)
@@ -136,7 +117,6 @@ def main():
     heap, us = bench_poll(data, 2000)
     print("hlw_poll_heap_bytes", f"{heap:.2f}", "B/poll")
     print("hlw_poll_us", f"{us:.1f}", "us")
-    _fix_fake_uart()
     print("hlw_sweep_ms_1_uart", sweep_ms(1), "ms")
     print("hlw_sweep_ms_2_uarts", sweep_ms(2), "ms")
 

@@ -14,9 +14,23 @@
 import machine
 from vclock import CLOCK
 import chargers
+from hlw8032_emu import HLW8032Emu
+from ntc_model import NTCModel
+from relay_model import Relay
+from rxmux import RxMux
+
+from drivers.inputs import Debounced
+from drivers.meterscan import MeterScanner
+from drivers.ntc import NTC
+from drivers.relays import PinRelays
 
 VOLTS = 220.0
-RELAY_PINS = (13, 14, 15, 16, 17, 18, 19, 21, 22, 23, 25, 26, 27, 32, 33, 4)
+RELAY_PINS = (13, 12, 15, 2, 17, 18, 19, 21, 22, 23, 5, 4, 32, 33, 0, 3)
+SELECT_PINS = (25, 26, 27, 14)  # 74HC4067 S0..S3
+METER_UART = 2
+METER_RX = 16
+NTC_PIN = 36
+SMOKE_PIN = 34  # smoke detector relay contact, active low
 PHYSICS_MS = 1000  # charger physics step (see VirtualBoard.step)
 _SLOT_MS = 100  # model meter: one port per slot, like one UART at 4800 baud
 
@@ -67,47 +81,35 @@ class ModelMeters:
         return self.board.meter_fault[p] == "meter_garbage"
 
 
-class SimRelays:
-    """Relay coils on GPIO pins; the contacts follow after a delay unless welded."""
-
-    CLOSE_MS = 10
-    OPEN_MS = 5
-
-    def __init__(self, board, n):
-        self.board = board
-        self.pins = [machine.Pin(RELAY_PINS[i], machine.Pin.OUT, value=0) for i in range(n)]
-        self.cmd = [False] * n
-
-    def set(self, i, on):
-        self.cmd[i] = bool(on)
-        self.pins[i].value(1 if on else 0)
-
-    def get(self, i):
-        return self.cmd[i]
-
-    def all_off(self):
-        for i in range(len(self.pins)):
-            self.set(i, False)
-
-
 class SimSensors:
+    """The cabinet NTC (drivers/ntc.py on a fake ADC) and the smoke input (debounced)."""
+
     def __init__(self, board):
         self.board = board
+        self.ntc_model = NTCModel(25.0)
+        machine.ADC.connect(NTC_PIN, self.ntc_model.volts)
+        self.ntc = NTC(machine.ADC(machine.Pin(NTC_PIN), atten=machine.ADC.ATTN_11DB))
+        machine.Pin.drive(SMOKE_PIN, 1)
+        self.smoke_in = Debounced(machine.Pin(SMOKE_PIN, machine.Pin.IN), CLOCK, 50,
+                                  active_low=True)
 
     def cabinet_c10(self):
-        c = self.board.cabinet_c
-        return None if c is None else int(c * 10)
+        c10, fault = self.ntc.read()
+        return None if fault else c10
 
     def port_c10(self, p):
         c = self.board.port_c[p]
         return None if c is None else int(c * 10)
 
     def smoke(self):
-        return self.board.smoke
+        self.smoke_in.update()
+        return self.smoke_in.active
 
 
 class VirtualBoard:
-    def __init__(self, ports, meter="hlw8032", seed=1, fidelity=None):
+    def __init__(self, ports, meter="hlw8032", seed=1, fidelity="model", silent_ms=3000):
+        if fidelity not in ("model", "bytes"):
+            raise ValueError("fidelity %r is not model or bytes" % (fidelity,))
         machine.reset_board()
         self.n = ports
         self.clock = CLOCK
@@ -122,14 +124,27 @@ class VirtualBoard:
         self.acc_ms = [0] * ports  # time not yet given to the charger physics
         self.powered = [False] * ports
         self.dirty = [False] * ports  # the load changed: recompute in the next step
-        self.cabinet_c = 25.0
         self.port_c = [None] * ports
-        self.smoke = False
-        self.relays = SimRelays(self, ports)
+        pins = [machine.Pin(RELAY_PINS[i], machine.Pin.OUT, value=0) for i in range(ports)]
+        self.contacts_model = [Relay.on_pin(RELAY_PINS[i]) for i in range(ports)]
+        self.relays = PinRelays(pins)
         self.sensors = SimSensors(self)
-        self.fidelity = fidelity or "model"
-        self.meters = ModelMeters(self, ports)
-        self.tick_ms = 250 if self.fidelity == "model" else 20
+        self.fidelity = fidelity
+        self.emus = None
+        if fidelity == "bytes":
+            # Every port's HLW8032 streams real frames into one UART through the RX mux.
+            select = [machine.Pin(i, machine.Pin.OUT, value=0) for i in SELECT_PINS]
+            uart = machine.UART(METER_UART, baudrate=4800, bits=8, parity=0, stop=1,
+                                rx=METER_RX, rxbuf=256)
+            self.emus = [HLW8032Emu(volts=VOLTS, amps=0.0, pf=1.0, seed=seed + p,
+                                    phase_us=(seed * 7919 + p * 13331) % 55000)
+                         for p in range(ports)]
+            self.mux = RxMux(select, self.emus, uart)
+            self.meters = MeterScanner([uart], select, ports, CLOCK, silent_ms=silent_ms)
+            self.tick_ms = 20
+        else:
+            self.meters = ModelMeters(self, ports, silent_ms)
+            self.tick_ms = 250
         self._plugs = 0
 
     # --- the physical world ---
@@ -155,18 +170,22 @@ class VirtualBoard:
             self.fault_loads[p] = None
             self.welded[p] = False
             self.meter_fault[p] = None
+        if self.emus is not None:
+            self.emus[p].silent = self.meter_fault[p] == "meter_silent"
+            self.emus[p].garbage = self.meter_fault[p] == "meter_garbage"
 
     def set_temp(self, sensor, c, port=None):
         if sensor == "cabinet":
-            self.cabinet_c = c
+            self.sensors.ntc_model.temp_c = c
         else:
             self.port_c[port] = c
 
     def set_smoke(self, on):
-        self.smoke = bool(on)
+        machine.Pin.drive(SMOKE_PIN, 0 if on else 1)  # the detector's contact pulls low
 
     def contacts(self, p):
-        return self.relays.cmd[p] or self.welded[p]
+        """Are port p's relay contacts closed (coil delay modelled, or welded)?"""
+        return self.contacts_model[p].closed() or self.welded[p]
 
     def step(self, dt_ms):
         """Advance the physical world by dt_ms, then the clock.
@@ -189,6 +208,10 @@ class VirtualBoard:
                     load.advance(acc, powered)
                     self.watts[p] = load.watts() if powered else 0.0
                     self.pfs[p] = load.pf()
+                if self.emus is not None:
+                    w = self.watts[p]
+                    pf = self.pfs[p] or 1.0
+                    self.emus[p].set_load(volts=VOLTS, amps=w / (VOLTS * pf), watts=w, pf=pf)
             else:
                 self.acc_ms[p] = acc
             self.true_mwh[p] += self.watts[p] * dt_ms / 3600.0

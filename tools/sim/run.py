@@ -2,6 +2,7 @@
 #
 #   micropython tools/sim/run.py SCENARIO.json [--broker HOST:PORT] [--log FILE]
 #                                [--state DIR] [--speed N] [--tick MS]
+#                                [--fidelity model|bytes]
 #
 # Writes the JSON-lines event log (ARCHITECTURE.md "Simulator (contract)") to FILE or
 # stdout. Runs as fast as possible unless --speed N (virtual seconds per wall second).
@@ -24,7 +25,7 @@ from firmware import commands  # noqa: E402
 from firmware.app import App  # noqa: E402
 
 USAGE = ("usage: micropython tools/sim/run.py SCENARIO.json [--broker HOST:PORT] "
-         "[--log FILE] [--state DIR] [--speed N] [--tick MS]")
+         "[--log FILE] [--state DIR] [--speed N] [--tick MS] [--fidelity model|bytes]")
 
 
 class UsageError(Exception):
@@ -33,7 +34,7 @@ class UsageError(Exception):
 
 def parse_args(argv):
     opts = {"scenario": None, "broker": None, "log": None, "state": None, "speed": None,
-            "tick": None}
+            "tick": None, "fidelity": "model"}
     i = 0
     while i < len(argv):
         a = argv[i]
@@ -52,6 +53,8 @@ def parse_args(argv):
             i += 1
     if opts["scenario"] is None:
         raise UsageError("no scenario file")
+    if opts["fidelity"] not in ("model", "bytes"):
+        raise UsageError("--fidelity: %r is not model or bytes" % opts["fidelity"])
     for key in ("speed", "tick"):
         if opts[key] is not None:
             try:
@@ -78,7 +81,7 @@ class Log:
 class Sim:
     """One scenario run. Also used directly by tests and benchmarks."""
 
-    def __init__(self, sc, out, state_dir=None, tick_ms=None, seed=1):
+    def __init__(self, sc, out, state_dir=None, tick_ms=None, seed=1, fidelity="model"):
         self.sc = sc
         CLOCK.us = 0
         CLOCK.epoch0 = sc.start_epoch
@@ -89,7 +92,8 @@ class Sim:
         if problems:
             raise scenario_mod.ScenarioError("cabinet.config: " + "; ".join(problems))
         self.log = Log(out)
-        self.board = VirtualBoard(sc.ports, sc.meter, seed=seed)
+        self.board = VirtualBoard(sc.ports, sc.meter, seed=seed, fidelity=fidelity,
+                                  silent_ms=int(self.cfg["meter_silent_s"] * 1000))
         self.tick_ms = int(tick_ms or self.board.tick_ms)
         self.app = App(self.board, self.cfg, self.log)
         self.next_event = 0
@@ -162,7 +166,7 @@ def main(argv):
         return 2
     out = open(opts["log"], "w") if opts["log"] else sys.stdout
     try:
-        Sim(sc, out, opts["state"], opts["tick"]).run(speed=opts["speed"])
+        Sim(sc, out, opts["state"], opts["tick"], fidelity=opts["fidelity"]).run(speed=opts["speed"])
     except scenario_mod.ScenarioError as e:
         sys.stderr.write("run.py: %s: %s\n" % (opts["scenario"], e))
         return 2

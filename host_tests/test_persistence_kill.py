@@ -1,0 +1,185 @@
+"""SIGKILL a MicroPython writer at random moments; after each kill the flash must hold a
+valid record (the last or the in-flight write), and the outbox every put record not yet
+acked, in order, once, under the id its put returned, and boot numbers must grow.
+
+The writer runs the real modules on the unix port and prints a line after each call
+returns (unbuffered): "W i" store written, "P id i" put, "K id" about to ack, "A id"
+acked, "B n" boot number. A kill is a process crash (the OS keeps written data), not a
+power cut; the power-cut cases are the Power() tests in host_tests/dual.
+"""
+
+import itertools
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+
+from conftest import FULL
+from mpy import MICROPYTHON, PRELUDE
+
+from firmware import store
+from firmware.outbox import Outbox
+
+KILLS = 300 if FULL else 60
+SEED = int(os.environ.get("KILL_SEED", "20251127"))
+
+WRITER = PRELUDE + """
+from firmware import store
+from firmware.journal import Journal
+from firmware.outbox import Outbox
+d = sys.argv[1]
+i = int(sys.argv[2])
+print("B %d" % Journal(d, 1, None).next_boot())
+ob = Outbox(d, max_bytes=16384)
+print("O %d" % ob.pending)
+while True:
+    i += 1
+    store.write(d, "rec", {"i": i, "pad": "x" * (i % 60)})
+    print("W %d" % i)
+    print("P %s %d" % (ob.put("session_end", {"i": i, "pad": "y" * (i % 40)}), i))
+    target = 5 if (i // 60) % 2 else 45  # bursts of acks: the log compacts often
+    while ob.pending > target:
+        rid = ob.peek()[0]
+        print("K " + rid)
+        ob.ack(rid)
+        print("A " + rid)
+"""
+
+
+def _run_once(script, d, start_i, delay_s, from_ready):
+    p = subprocess.Popen([MICROPYTHON, script, d, str(start_i)], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    lines = []
+    ready = threading.Event()
+
+    def reader():
+        for line in p.stdout:
+            if not line.endswith("\n"):
+                break  # cut by the kill mid-print: the call had returned, no matter
+            lines.append(line.split())
+            if line.startswith("O"):
+                ready.set()
+        ready.set()
+
+    t = threading.Thread(target=reader)
+    t.start()
+    if from_ready:
+        ready.wait(10)
+    time.sleep(delay_s)
+    p.send_signal(signal.SIGKILL)
+    p.wait(10)
+    t.join(10)
+    err = p.stderr.read()
+    p.stderr.close()
+    assert p.returncode == -signal.SIGKILL, (p.returncode, err)
+    return lines
+
+
+def _drain_copy(d):
+    """Everything the outbox would deliver after this restart: [(id, i)]."""
+    with tempfile.TemporaryDirectory() as tmp:
+        c = os.path.join(tmp, "c")
+        shutil.copytree(d, c)
+        ob = Outbox(c, max_bytes=16384)
+        out = []
+        while True:
+            h = ob.peek()
+            if h is None:
+                return out
+            out.append((h[0], json.loads(h[2])["i"]))
+            assert ob.ack(h[0])
+
+
+def test_sigkill_at_random_moments_loses_and_duplicates_nothing(tmp_path):
+    rnd = random.Random(SEED)
+    script = str(tmp_path / "writer.py")
+    with open(script, "w") as f:
+        f.write(WRITER)
+    d = str(tmp_path / "flash")
+    os.mkdir(d)
+    put_order = []  # ids whose put returned, in order
+    id_i = {}  # id -> i, every id ever seen
+    acked = set()
+    boots = []
+    rec_i = None  # i of the last confirmed store write
+    start_i = 0
+    stats = {"kills": 0, "before_ready": 0, "inflight_write_done": 0, "inflight_put_done": 0,
+             "inflight_ack_done": 0, "tmp_left": 0, "max_pending": 0, "writes": 0,
+             "compaction_cut": 0}
+    for _ in range(KILLS):
+        from_ready = rnd.random() < 0.7
+        delay = rnd.uniform(0, 0.08) if from_ready else rnd.uniform(0.001, 0.03)
+        lines = _run_once(script, d, start_i, delay, from_ready)
+        stats["kills"] += 1
+        last_w = None
+        last_i = start_i  # the highest i this run may have reached
+        inflight_ack = None
+        for ln in lines:
+            if ln[0] == "B":
+                boots.append(int(ln[1]))
+            elif ln[0] == "W":
+                last_w = int(ln[1])
+                last_i = last_w
+                stats["writes"] += 1
+            elif ln[0] == "P":
+                rid, i = ln[1], int(ln[2])
+                assert rid not in id_i, "id %s reused" % rid
+                id_i[rid] = i
+                put_order.append(rid)
+            elif ln[0] == "K":
+                inflight_ack = ln[1]
+            elif ln[0] == "A":
+                acked.add(ln[1])
+                inflight_ack = None
+        if not any(ln[0] == "O" for ln in lines):
+            stats["before_ready"] += 1
+        if os.path.exists(os.path.join(d, "outbox.tmp")):
+            stats["compaction_cut"] += 1  # killed inside a compaction
+        if os.path.exists(os.path.join(d, "rec.tmp")):
+            stats["tmp_left"] += 1
+        # the store: the last confirmed write, or the one in flight (one more)
+        obj, problem = store.read(d, "rec")
+        assert problem is None, problem
+        if last_w is not None:
+            rec_i = last_w
+        if obj is None:
+            assert rec_i is None
+        else:
+            assert obj["i"] in (rec_i, last_i + 1), (obj, rec_i, last_i)
+            if obj["i"] != rec_i:
+                stats["inflight_write_done"] += 1
+            rec_i = obj["i"]
+        # the outbox: what is pending, in put order, each under its one id
+        got = _drain_copy(d)
+        stats["max_pending"] = max(stats["max_pending"], len(got))
+        ids = [g[0] for g in got]
+        assert len(set(ids)) == len(ids), "an id delivered twice"
+        expect = [r for r in put_order if r not in acked]
+        if inflight_ack is not None and expect and expect[0] == inflight_ack \
+                and inflight_ack not in ids:
+            acked.add(inflight_ack)  # the ack was written, the kill came before "A"
+            expect = expect[1:]
+            stats["inflight_ack_done"] += 1
+        known = [r for r in ids if r in id_i]
+        assert known == expect, (known[:5], expect[:5])
+        unknown = [g for g in got if g[0] not in id_i]
+        assert len(unknown) <= 1, unknown
+        if unknown:
+            rid, i = unknown[0]
+            assert ids[-1] == rid, "the in-flight put is the newest"
+            assert i == last_i and i not in id_i.values(), (i, last_i)
+            id_i[rid] = i
+            put_order.append(rid)
+            stats["inflight_put_done"] += 1
+        start_i = last_i + 10  # the next run's i values never meet this run's
+    for a, b in itertools.pairwise(boots):
+        assert b > a, boots
+    print("kill test:", stats, "records put:", len(put_order), "boots:", len(boots))
+    assert stats["kills"] >= 50
+    assert stats["kills"] - stats["before_ready"] >= 25  # most kills land mid-loop
+    assert len(put_order) > 10 * KILLS  # about 40 loops per run
