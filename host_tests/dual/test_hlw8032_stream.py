@@ -2,7 +2,6 @@
 # UART source at 4800 8E1.
 import machine
 from hlw8032_emu import HLW8032Emu, make_frame
-from hlw_sim import fix_fake_uart
 from vclock import CLOCK
 
 from drivers import hlw8032 as h
@@ -137,7 +136,6 @@ def test_never_raises_on_random_bytes_and_counters_add_up():
 
 
 def _uart(**line):
-    fix_fake_uart()
     machine.reset_board()
     kw = {"baudrate": 4800, "bits": 8, "parity": 0, "stop": 1}
     kw.update(line)
