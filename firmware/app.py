@@ -10,6 +10,7 @@ from firmware import codes
 from firmware import billing
 from firmware.port import Judge, Session
 from firmware.feeder import Feeder
+from firmware.persist import NoPersist
 from firmware.protection import Protection
 
 _ENDED_HOLD_MS = 30000  # an ended port shows "ended" this long, then "idle"
@@ -17,14 +18,15 @@ _SECOND_MS = 1000
 
 
 class App:
-    def __init__(self, board, cfg, emit, boot_no=1):
+    def __init__(self, board, cfg, emit, persist=None):
         self.board = board
         self.clock = board.clock
         self.meters = board.meters
         self.relays = board.relays
         self.emit = emit
         self.cfg = cfg
-        self.boot_no = boot_no
+        self.persist = persist = persist or NoPersist()
+        self.boot_no = persist.boot_no
         self.n = n = cfg["ports"]
         self.tariff = billing.Tariff(cfg["energy_fen_per_kwh"], cfg["service_fen_per_kwh"],
                                      cfg["tou_fen_per_kwh"], cfg["tiers"], cfg["tz_offset_h"])
@@ -36,6 +38,7 @@ class App:
         self.relay_on = [False] * n
         self.want_on = [False] * n  # waiting for its staggered relay closing
         self.resume_state = [None] * n  # where a deferred session goes back to
+        self.lock_reason = [None] * n
         self.state_ms = [now] * n  # when the port entered its state
         self.last_frames = [m.frames[p] for p in range(n)]
         self.last_ms = [now] * n  # time of the last reading taken into account
@@ -48,6 +51,10 @@ class App:
         self.protection = Protection(self, cfg)
         self.last_close_ms = self.clock.ticks_add(now, -cfg["relay_stagger_ms"])
         self.next_second = now
+        # After power-on no relay closes for boot_hold_s (FIELD_FACTS: vendors wait 10 s).
+        self.hold_until = self.clock.ticks_add(now, int(cfg["boot_hold_s"] * 1000))
+        self.outbox_full = False
+        persist.restore(self)  # every port back from the journal before any relay closes
 
     # --- the loop ---
     def tick(self):
@@ -68,6 +75,7 @@ class App:
             self.protection.sensors()
             self.feeder.balance(now)
             self._housekeeping(now)
+            self.persist.checkpoint(self, now)
         self._close_next(now)
 
     def _reading(self, p, now):
@@ -121,6 +129,8 @@ class App:
         # Relay closings are staggered to spread the chargers' inrush current.
         if self.clock.ticks_diff(now, self.last_close_ms) < self.cfg["relay_stagger_ms"]:
             return
+        if self.clock.ticks_diff(now, self.hold_until) < 0:
+            return
         best = -1
         for p in range(self.n):
             if self.want_on[p] and (best < 0 or self.sessions[p].seq < self.sessions[best].seq):
@@ -147,7 +157,15 @@ class App:
         if self.state[p] != st:
             self.state[p] = st
             self.state_ms[p] = self.clock.ticks_ms() if now is None else now
+            self.persist.save(self, p)
             self.emit({"ev": "port", "port": p, "state": st})
+
+    def _record(self, p, kind, payload):
+        """A session record: durable (journal + outbox) first, then logged."""
+        self.persist.put_record(self, p, kind, payload)
+        ev = dict(payload)
+        ev["ev"] = kind
+        self.emit(ev)
 
     # --- sessions ---
     def start(self, p, auth, limit, order=None, offpeak=False):
@@ -164,6 +182,9 @@ class App:
             return codes.E_PORT_FAULT
         if self.sessions[p] is not None:
             return codes.E_PORT_BUSY
+        if self.persist.nearly_full():
+            self.raise_alarm(codes.A_OUTBOX_FULL, None, codes.CRITICAL)
+            return codes.E_PORT_FAULT  # records could no longer be kept: refuse first
         room = self.feeder.has_room(self.cfg["start_reserve_w"] * 1000)
         if not room and self.cfg["feeder_full_action"] == "refuse":
             return codes.E_FEEDER_FULL
@@ -176,8 +197,9 @@ class App:
             s.not_before = self.feeder.offpeak_epoch(s.start_epoch)
         self.sessions[p] = s
         self.judges[p].reset(self.meters.energy_mwh[p])
-        self.emit({"ev": "session_start", "port": p, "sid": sid, "auth": auth,
-                   "start": s.start_epoch, "limit": s.limit_dict(), "order": order})
+        self._record(p, "session_start", {"id": sid + ":s", "sid": sid, "port": p,
+                                          "start": s.start_epoch, "auth": auth,
+                                          "limit": s.limit_dict(), "order": order})
         if room and s.not_before <= s.start_epoch:
             self._open(p, now)
         else:
@@ -220,17 +242,19 @@ class App:
         s = self.sessions[p]
         if s is not None:
             self.sessions[p] = None
-            self.emit({"ev": "session_end", "port": p, "sid": s.sid, "auth": s.auth,
-                       "order": s.order, "start": s.start_epoch, "end": self.clock.time(),
-                       "charge_s": s.charge_ms // 1000, "wh": (s.mwh // 100) / 10,
-                       "fen": s.bill.fen, "reason": reason, "peak_w": s.peak_mw // 1000,
-                       "limit": s.limit_dict()})
+            self._record(p, "session_end", {
+                "id": s.sid + ":e", "sid": s.sid, "port": p, "start": s.start_epoch,
+                "end": self.clock.time(), "charge_s": s.charge_ms // 1000,
+                "wh": (s.mwh // 100) / 10, "fen": s.bill.fen, "reason": reason,
+                "peak_w": s.peak_mw // 1000, "auth": s.auth, "order": s.order,
+                "limit": s.limit_dict()})
         if lock or reason in codes.SAFETY_STOPS:
             self.lock(p, reason)
         elif self.state[p] not in (codes.LOCKED, codes.FAULT):
             self._set_state(p, codes.ENDED, now)
 
     def lock(self, p, reason):
+        self.lock_reason[p] = reason
         self._set_state(p, codes.LOCKED)
         self.raise_alarm(codes.A_PORT_LOCKED, p, codes.WARNING, reason)
 
@@ -238,6 +262,7 @@ class App:
         if not isinstance(p, int) or isinstance(p, bool) or not 0 <= p < self.n:
             return codes.E_BAD_ARGS
         if self.state[p] == codes.LOCKED:
+            self.lock_reason[p] = None
             self._set_state(p, codes.IDLE)
             self.clear_alarm(codes.A_PORT_LOCKED, p)
         return None
@@ -265,10 +290,14 @@ class App:
 
     def _alarm(self, code, port, level, state, value):
         self.alarm_seq += 1
-        self.emit({"ev": "alarm", "id": "%s-%d-a%d" % (self.cfg["cabinet_id"], self.boot_no,
-                                                        self.alarm_seq),
+        payload = {"id": "%s-%d-a%d" % (self.cfg["cabinet_id"], self.boot_no, self.alarm_seq),
                    "code": code, "port": port, "level": level, "state": state,
-                   "value": value, "epoch": self.clock.time()})
+                   "value": value, "t": self.clock.time()}
+        self.persist.put_alarm(payload)
+        ev = dict(payload)
+        ev["ev"] = "alarm"
+        ev["epoch"] = payload["t"]
+        self.emit(ev)
 
     # --- views ---
     def port_power_w(self, p):

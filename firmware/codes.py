@@ -50,6 +50,8 @@ A_FEEDER_OVERLOAD = "feeder_overload"
 A_PORT_LOCKED = "port_locked"
 A_SENSOR_FAULT = "sensor_fault"
 A_CONFIG = "config_invalid"
+A_STORAGE = "storage_fault"  # a journal or outbox file was torn or corrupt
+A_OUTBOX_FULL = "outbox_full"  # undelivered records fill the outbox: new sessions refused
 
 WARNING = "warning"
 CRITICAL = "critical"

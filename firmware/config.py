@@ -52,6 +52,7 @@ SCHEMA = {
     # persistence
     "resume_after_power_loss": ("bool", True, None, None),
     "checkpoint_s": ("num", 60, 10, 3600),
+    "boot_hold_s": ("num", 10, 0, 300),  # after power-on, wait before re-closing relays
 }
 
 

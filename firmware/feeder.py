@@ -59,7 +59,7 @@ class Feeder:
                     app.pause(newest, now)
             return
         oldest = self._pick(False)
-        if oldest >= 0:
+        if oldest >= 0 and diff(now, app.hold_until) >= 0:
             need = self.need_mw[oldest]
             if need < self.reserve_mw:
                 need = self.reserve_mw

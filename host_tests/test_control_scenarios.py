@@ -284,3 +284,52 @@ def test_offpeak_session_waits_for_the_offpeak_hour():
     assert of(ev, "port", port=0, state="deferred")
     on = relay_times(ev, 0, True)
     assert on and 15 * 3600 <= on[0] <= 15 * 3600 + 3, on
+
+
+def _relay_on_seconds(ev, port):
+    total, since = 0.0, None
+    for e in ev:
+        if e["ev"] == "relay" and e["port"] == port:
+            if e["on"]:
+                since = e["t"]
+            elif since is not None:
+                total += e["t"] - since
+                since = None
+        elif e["ev"] == "power" and not e["on"] and since is not None:
+            total += e["t"] - since  # the cut opens every relay
+            since = None
+    return total
+
+
+def test_session_resumes_after_a_ten_minute_power_cut_with_the_right_charge_s():
+    # 30 minutes bought; mains off from 600 s to 1200 s. The port is restored from the
+    # journal, its relay re-closes after the 10 s boot hold, and the session ends
+    # time_limit with charge_s 1800: relay-closed time minus what the cut took since the
+    # last checkpoint (<= checkpoint_s 60 s, never billed), the outage not counted.
+    ev, _ = run_scenario(scenario([
+        {"t": 1, "port": 0, "plug": {"model": "lead_acid_48v_20ah", "soc": 0.3}},
+        start(2, 0, {"minutes": 30}), {"t": 600, "power_cut": {"duration_s": 600}}],
+        duration_s=3000))
+    end = one(ev, "session_end", port=0)
+    assert end["reason"] == "time_limit" and end["charge_s"] == 1800
+    assert len(of(ev, "session_start")) == 1
+    ons = relay_times(ev, 0, True)
+    power_on = of(ev, "power", on=True)[0]["t"]
+    assert 1200 <= power_on <= 1201 and power_on + 10 <= ons[1] <= power_on + 11
+    lost = _relay_on_seconds(ev, 0) - end["charge_s"]
+    assert 0 <= lost <= 60, lost
+    # the records reached the outbox and left it once each, in order
+    recs = [e["payload"]["id"] for e in of(ev, "record")]
+    assert recs == [end["sid"] + ":s", end["sid"] + ":e"]
+
+
+def test_power_cut_ends_sessions_power_loss_when_resume_is_off():
+    ev, _ = run_scenario(scenario([
+        {"t": 1, "port": 0, "plug": {"model": "lead_acid_48v_20ah", "soc": 0.3}},
+        start(2, 0), {"t": 300, "power_cut": {"duration_s": 60}}], duration_s=500,
+        config={"resume_after_power_loss": False}))
+    end = one(ev, "session_end", port=0)
+    assert end["reason"] == "power_loss"
+    assert len(relay_times(ev, 0, True)) == 1  # never re-closed after the cut
+    # billed what the last checkpoint held: 240-290 s of ~180 W
+    assert 11.0 <= end["wh"] <= 15.0, end

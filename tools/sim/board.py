@@ -183,17 +183,35 @@ class VirtualBoard:
     def set_smoke(self, on):
         machine.Pin.drive(SMOKE_PIN, 0 if on else 1)  # the detector's contact pulls low
 
+    def power_off(self):
+        """Mains cut: every relay coil drops; the meters lose their counters."""
+        self.relays.all_off()
+
+    def power_on(self):
+        """Mains back: the controller's drivers start afresh (RAM was lost)."""
+        self.relays = PinRelays([machine.Pin(RELAY_PINS[i]) for i in range(self.n)])
+        if self.fidelity == "bytes":
+            self.meters = MeterScanner([self.mux.uarts[0]], [machine.Pin(i) for i in SELECT_PINS],
+                                       self.n, CLOCK, silent_ms=self.meters.silent_ms)
+        else:
+            self.meters = ModelMeters(self, self.n, self.meters.silent_ms)
+
     def contacts(self, p):
         """Are port p's relay contacts closed (coil delay modelled, or welded)?"""
         return self.contacts_model[p].closed() or self.welded[p]
 
     def step(self, dt_ms):
-        """Advance the physical world by dt_ms, then the clock.
+        """Advance the clock by dt_ms and the physical world with it.
 
+        Energy over the step flows at the power that held during it; then each port's
+        power is brought up to date for the contacts as they are at the end of the step.
         Charger physics runs every PHYSICS_MS (their power changes over minutes), and at
         once for a port whose contacts moved or whose load changed, so a fault or a relay
-        opening shows in the very next tick. Energy integrates every tick.
+        closing shows in the very next reading.
         """
+        for p in range(self.n):
+            self.true_mwh[p] += self.watts[p] * dt_ms / 3600.0
+        CLOCK.advance_ms(dt_ms)
         for p in range(self.n):
             powered = self.contacts(p)
             acc = self.acc_ms[p] + dt_ms
@@ -214,5 +232,3 @@ class VirtualBoard:
                     self.emus[p].set_load(volts=VOLTS, amps=w / (VOLTS * pf), watts=w, pf=pf)
             else:
                 self.acc_ms[p] = acc
-            self.true_mwh[p] += self.watts[p] * dt_ms / 3600.0
-        CLOCK.advance_ms(dt_ms)

@@ -15,6 +15,8 @@ for _p in (_root + "/lib", _root, _here):
         sys.path.insert(0, _p)
 
 import json  # noqa: E402
+import os  # noqa: E402
+import random  # noqa: E402
 import time  # noqa: E402
 
 import scenario as scenario_mod  # noqa: E402
@@ -23,6 +25,9 @@ from vclock import CLOCK  # noqa: E402
 from firmware import config as config_mod  # noqa: E402
 from firmware import commands  # noqa: E402
 from firmware.app import App  # noqa: E402
+from firmware.journal import Journal  # noqa: E402
+from firmware.outbox import Outbox  # noqa: E402
+from firmware.persist import Persist  # noqa: E402
 
 USAGE = ("usage: micropython tools/sim/run.py SCENARIO.json [--broker HOST:PORT] "
          "[--log FILE] [--state DIR] [--speed N] [--tick MS] [--fidelity model|bytes]")
@@ -95,8 +100,45 @@ class Sim:
         self.board = VirtualBoard(sc.ports, sc.meter, seed=seed, fidelity=fidelity,
                                   silent_ms=int(self.cfg["meter_silent_s"] * 1000))
         self.tick_ms = int(tick_ms or self.board.tick_ms)
-        self.app = App(self.board, self.cfg, self.log)
+        self.own_state = state_dir is None
+        self.state_dir = state_dir or "/tmp/ebike-sim-%08x" % random.getrandbits(32)
+        _makedirs(self.state_dir)
+        self.app = self.boot()
         self.next_event = 0
+
+    def boot(self):
+        """Start the firmware core from the state directory, as the device boots."""
+        cfg = self.cfg
+        journal = Journal(self.state_dir, cfg["ports"], CLOCK, cfg["checkpoint_s"])
+        outbox = Outbox(self.state_dir, prefix=cfg["cabinet_id"] + "-")
+        self.outbox = outbox
+        return App(self.board, cfg, self.log, Persist(journal, outbox))
+
+    def power_cut(self, duration_s):
+        """Mains off: the controller dies, the world goes on, then it boots again."""
+        self.log({"ev": "power", "on": False})
+        self.board.power_off()
+        self.app = None
+        end_us = CLOCK.us + int(duration_s * 1000000)
+        while CLOCK.us < end_us:
+            self.board.step(min(1000, (end_us - CLOCK.us + 999) // 1000))
+        self.board.power_on()
+        self.log({"ev": "power", "on": True})
+        self.app = self.boot()
+
+    def deliver(self):
+        """No broker: records leave the outbox straight into the log (as if acked)."""
+        ob = self.outbox
+        rec = ob.peek()
+        while rec is not None:
+            rid, kind, payload = rec
+            self.log({"ev": "record", "kind": kind, "payload": json.loads(payload)})
+            ob.ack(rid)
+            rec = ob.peek()
+
+    def close(self):
+        if self.own_state:
+            _rmtree(self.state_dir)
 
     def apply(self, ev):
         b = self.board
@@ -111,6 +153,8 @@ class Sim:
             b.set_temp(ev["temp"]["sensor"], ev["temp"]["c"], ev["temp"].get("port"))
         elif "smoke" in ev:
             b.set_smoke(ev["smoke"])
+        elif "power_cut" in ev:
+            self.power_cut(ev["power_cut"]["duration_s"])
         elif "cmd" in ev:
             claims = dict(ev["cmd"])
             claims.setdefault("jti", "sim-%d" % self.next_event)
@@ -141,6 +185,8 @@ class Sim:
                 self.next_event += 1
             self.board.step(self.tick_ms)
             self.app.tick()
+            if self.outbox.count:
+                self.deliver()
             if speed:
                 self._pace(wall0, speed)
         return self
@@ -165,15 +211,47 @@ def main(argv):
         sys.stderr.write("run.py: --broker: the MQTT uplink is not built yet\n")
         return 2
     out = open(opts["log"], "w") if opts["log"] else sys.stdout
+    sim = None
     try:
-        Sim(sc, out, opts["state"], opts["tick"], fidelity=opts["fidelity"]).run(speed=opts["speed"])
+        sim = Sim(sc, out, opts["state"], opts["tick"], fidelity=opts["fidelity"])
+        sim.run(speed=opts["speed"])
     except scenario_mod.ScenarioError as e:
         sys.stderr.write("run.py: %s: %s\n" % (opts["scenario"], e))
         return 2
     finally:
+        if sim is not None:
+            sim.close()
         if out is not sys.stdout:
             out.close()
     return 0
+
+
+def _makedirs(path):
+    done = ""
+    for part in path.split("/"):
+        done = done + "/" + part if done or path.startswith("/") else part
+        if part:
+            try:
+                os.mkdir(done)
+            except OSError:
+                pass
+
+
+def _rmtree(path):
+    try:
+        names = os.listdir(path)
+    except OSError:
+        return
+    for name in names:
+        full = path + "/" + name
+        try:
+            os.remove(full)
+        except OSError:
+            _rmtree(full)
+    try:
+        os.rmdir(path)
+    except OSError:
+        pass
 
 
 if __name__ == "__main__":
