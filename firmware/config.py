@@ -52,6 +52,24 @@ SCHEMA = {
     # persistence
     "resume_after_power_loss": ("bool", True, None, None),
     "checkpoint_s": ("num", 60, 10, 3600),
+    # network and uplink (PROTOCOL.md); secrets come from tools/provision
+    "net": ("choice", "wifi", ("wifi", "ppp", "none"), None),
+    "wifi_ssid": ("text", "", 0, 32),
+    "wifi_password": ("text", "", 0, 63),
+    "mqtt_host": ("str", "127.0.0.1", 1, 253),
+    "mqtt_port": ("int", 0, 0, 65535),  # 0: 1883, or 8883 with TLS
+    "mqtt_user": ("str", "", 0, 64),  # "": connect without a user name
+    "mqtt_password": ("text", "", 0, 64),
+    "mqtt_tls": ("bool", False, None, None),
+    "mqtt_ca_file": ("text", "", 0, 64),  # PEM CA on flash; TLS verifies the broker with it
+    "mqtt_keepalive_s": ("int", 60, 10, 600),
+    "max_msg_bytes": ("int", 2048, 512, 16384),  # larger inbound messages are discarded
+    "backlog_delay_s": ("num", 120, 0, 600),  # random delay before re-sending a backlog
+    "telemetry_s": ("int", 60, 10, 3600),  # while a port charges
+    "telemetry_idle_s": ("int", 900, 60, 86400),  # when every port is idle
+    # residents
+    "lang": ("choice", "zh", ("zh", "en"), None),
+    "qr": ("bitrows", None, 21, 41),  # the cabinet's QR code, rows of '0'/'1', no quiet zone
     "boot_hold_s": ("num", 10, 0, 300),  # after power-on, wait before re-closing relays
 }
 
@@ -86,6 +104,23 @@ def _check(kind, v, lo, hi):
                 return "is not an even-length hex string"
         elif any(c in "/+#" or ord(c) < 33 for c in v):
             return "has a character not allowed in an MQTT topic level"
+        return None
+    if kind == "text":
+        if not isinstance(v, str):
+            return "is not a string"
+        if not lo <= len(v) <= hi:
+            return "has length %d, not %d-%d" % (len(v), lo, hi)
+        if any(ord(c) < 32 or ord(c) == 127 for c in v):
+            return "has a control character"
+        return None
+    if kind == "bitrows":
+        if v is None:
+            return None
+        if not isinstance(v, list) or not lo <= len(v) <= hi:
+            return "is not a list of %d-%d rows" % (lo, hi)
+        for row in v:
+            if not isinstance(row, str) or len(row) != len(v) or row.strip("01"):
+                return "has a row that is not %d '0'/'1' characters" % len(v)
         return None
     if kind == "choice":
         return None if v in lo else "is not one of %s" % ", ".join(lo)

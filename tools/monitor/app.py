@@ -1,0 +1,291 @@
+"""The monitor's terminal UI (Textual): cabinets and ports on top, the alarm feed below.
+
+MQTT messages arrive in paho's thread and are posted to the app as `Incoming` messages,
+so the model is only touched in the UI thread. Keys: a = acknowledge the selected alarm,
+A = acknowledge every shown alarm, f = filter by cabinet glob, Esc = clear the filter,
+q = quit.
+"""
+
+import json
+import time
+from typing import ClassVar
+
+from rich.text import Text
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.message import Message
+from textual.widgets import DataTable, Footer, Input, Static
+
+from .link import Link
+from .model import subscriptions
+
+CAB_COLUMNS = ("Cabinet", "Link", "Port", "State", "W", "Session", "Elapsed", "Wh", "fen",
+               "Note")
+ALARM_COLUMNS = ("Time", "Cabinet", "Where", "Code", "Level", "State", "Value", "Ack")
+STATE_STYLE = {"charging": "green", "float": "green", "open": "cyan", "deferred": "yellow",
+               "locked": "bold red", "fault": "bold red", "ended": "blue"}
+
+
+class Incoming(Message):
+    """One MQTT message, posted from paho's thread."""
+
+    def __init__(self, topic, payload):
+        super().__init__()
+        self.topic = topic
+        self.payload = payload
+
+
+class LinkState(Message):
+    def __init__(self, text):
+        super().__init__()
+        self.text = text
+
+
+def _hms(s):
+    if s is None:
+        return ""
+    s = int(s)
+    return "%d:%02d:%02d" % (s // 3600, s // 60 % 60, s % 60)
+
+
+def _num(v, fmt="%s"):
+    return "" if v is None else fmt % v
+
+
+def alarm_style(a):
+    if a.state == "cleared":
+        style = "green"
+    elif a.critical:
+        style = "bold white on red" if not a.acked else "red"
+    else:
+        style = "bold yellow"
+    return style + " dim" if a.acked else style
+
+
+def _sig(cell):
+    return (cell.plain, str(cell.style)) if isinstance(cell, Text) else (cell, None)
+
+
+def _sync(table, rows):
+    """Show rows [(key, cells)] in order: update changed cells in place when the row keys
+    are unchanged (no flicker, scroll kept), else rebuild the table."""
+    keys = [k for k, _ in rows]
+    old = getattr(table, "_mon_rows", None)
+    if old is not None and [k for k, _ in old] == keys:
+        columns = list(table.columns)
+        for (key, cells), (_, was) in zip(rows, old):
+            for col, cell, prev in zip(columns, cells, was):
+                if _sig(cell) != _sig(prev):
+                    table.update_cell(key, col, cell, update_width=True)
+    else:
+        row = table.cursor_row
+        table.clear()
+        for key, cells in rows:
+            table.add_row(*cells, key=key)
+        if table.row_count:
+            table.move_cursor(row=min(row, table.row_count - 1))
+    table._mon_rows = rows
+
+
+class MonitorApp(App):
+    TITLE = "e-bike cabinets"
+    CSS = """
+    #banner { height: 1; background: $panel; }
+    #banner.alert { background: red; color: white; text-style: bold; }
+    #cabinets { height: 1fr; }
+    #alarms { height: 1fr; border-top: solid red; }
+    #filter { display: none; }
+    #filter.shown { display: block; }
+    """
+    BINDINGS: ClassVar = [
+        Binding("a", "ack", "Ack alarm"),
+        Binding("A", "ack_all", "Ack all shown"),
+        Binding("f", "filter", "Filter site"),
+        Binding("escape", "clear_filter", "Clear filter"),
+        Binding("q", "quit", "Quit"),
+    ]
+
+    def __init__(self, model, broker, forwarder=None, publish_acks=False, link_options=None,
+                 refresh_s=0.25):
+        super().__init__()
+        self.model = model
+        self.broker = broker
+        self.forwarder = forwarder
+        self.publish_acks = publish_acks
+        self.link_options = link_options or {}
+        self.refresh_s = refresh_s
+        self.link = None
+        self.link_state = "starting"
+        self.dirty = True
+        self.drawn_at = 0.0
+        self.shown_alarms = []  # alarm keys in table order
+        self.alarm_shown_at = {}  # alarm key -> monotonic time its row was drawn
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="banner")
+        yield DataTable(id="cabinets", cursor_type="row", zebra_stripes=True)
+        yield DataTable(id="alarms", cursor_type="row")
+        yield Input(placeholder="cabinet glob, e.g. garden-*  (Enter applies, Esc cancels)",
+                    id="filter")
+        yield Footer()
+
+    def on_mount(self):
+        self.query_one("#cabinets", DataTable).add_columns(*CAB_COLUMNS)
+        alarms = self.query_one("#alarms", DataTable)
+        alarms.add_columns(*ALARM_COLUMNS)
+        alarms.border_title = "Alarms (newest first)"
+        alarms.focus()
+        self.set_interval(self.refresh_s, self._tick)
+        host, port = self.broker
+        self.link = Link(host, port, subscriptions(self.model.prefix_glob),
+                         on_message=lambda t, p: self.post_message(Incoming(t, p)),
+                         on_state=lambda s: self.post_message(LinkState(s)),
+                         **self.link_options)
+        self.link.start()
+        self._draw()
+
+    def on_unmount(self):
+        if self.link is not None:
+            self.link.stop()
+        if self.forwarder is not None:
+            self.forwarder.close()
+
+    # ------------------------------------------------------------ input from MQTT
+    def on_incoming(self, msg: Incoming):
+        alarm = self.model.handle(msg.topic, msg.payload)
+        self.dirty = True
+        if alarm is not None:
+            if self.forwarder is not None and alarm.critical:
+                self.forwarder.submit(alarm.as_dict())  # queue only: never blocks
+            self._draw()  # alarms are shown at once, not at the next tick
+        elif msg.topic.endswith("/status"):
+            self._draw()  # so is a cabinet going online or offline
+
+    def on_link_state(self, msg: LinkState):
+        self.link_state = msg.text
+        self.dirty = True
+
+    def _tick(self):
+        # Elapsed and last-seen ages move with time: redraw at least once a second.
+        if self.dirty or time.monotonic() - self.drawn_at >= 1.0:
+            self._draw()
+
+    # ------------------------------------------------------------ drawing
+    def _draw(self):
+        self.dirty = False
+        self.drawn_at = time.monotonic()
+        self._draw_banner()
+        self._draw_cabinets()
+        self._draw_alarms()
+
+    def _draw_banner(self):
+        m = self.model
+        crit = len(m.unacked_critical())
+        text = "broker %s:%d %s | site %s/%s | view %s | %d cabinets" % (
+            self.broker[0], self.broker[1], self.link_state, m.prefix_glob, m.cabinet_glob,
+            m.view_glob, len(m.visible_cabinets()))
+        if crit:
+            text = "%d UNACKNOWLEDGED CRITICAL | " % crit + text
+        if self.forwarder is not None:
+            st = self.forwarder.stats()
+            text += " | webhook sent %d failed %d queued %d" % (st["sent"], st["failed"],
+                                                                st["pending"])
+        banner = self.query_one("#banner", Static)
+        banner.update(text)
+        banner.set_class(crit > 0, "alert")
+
+    def _draw_cabinets(self):
+        now, wall = self.model.clock(), self.model.wall()
+        rows = []
+        for c in self.model.visible_cabinets():
+            if c.online is None:
+                link = Text("?", style="yellow")
+            else:
+                link = Text("online" if c.online else "OFFLINE",
+                            style="green" if c.online else "bold white on red")
+            active = len(self.model.active_alarms(c.root))
+            age = "" if c.last_seen is None else "seen %ds ago" % (now - c.last_seen)
+            note = "fw %s  %s" % (c.fw or "?", age)
+            if active:
+                note = "%d active alarm(s)  " % active + note
+            rows.append((c.root, (Text(c.id, style="bold"), link, "", "", "", "", "", "", "",
+                                  note)))
+            stale = " dim" if c.online is False else ""  # last known, cabinet is offline
+            for p in c.port_list():
+                st = Text(p.state or "?", style=STATE_STYLE.get(p.state, "") + stale)
+                end = "" if not p.last_end else "last: %s" % p.last_end[0]
+                rows.append(("%s:%d" % (c.root, p.p), (
+                    "", "", str(p.p + 1), st, _num(p.w, "%.0f"), (p.sid or "")[-12:],
+                    _hms(p.elapsed(wall)) if p.sid or p.el else "", _num(p.wh, "%.1f"),
+                    _num(p.fen), end)))
+        _sync(self.query_one("#cabinets", DataTable), rows)
+
+    def _draw_alarms(self):
+        table = self.query_one("#alarms", DataTable)
+        # At the top, the cursor stays on the newest alarm; moved down, it follows its alarm.
+        keep = self.selected_alarm() if table.cursor_row > 0 else None
+        rows = []
+        for a in self.model.visible_alarms():
+            style = alarm_style(a)
+            t = time.strftime("%H:%M:%S", time.localtime(a.t if isinstance(a.t, (int, float))
+                                                         else a.received))
+            state = a.state + (" -> cleared" if a.cleared else "")
+            cells = (t, a.cabinet, a.where(), a.code, a.level, state,
+                     _num(a.value), "ack" if a.acked else "")
+            rows.append((a.key, tuple(Text(str(x), style=style) for x in cells)))
+        _sync(table, rows)
+        self.shown_alarms = [k for k, _ in rows]
+        now = time.monotonic()
+        for k in self.shown_alarms:
+            self.alarm_shown_at.setdefault(k, now)
+        if keep in self.shown_alarms:
+            table.move_cursor(row=self.shown_alarms.index(keep))
+        elif keep is None and rows:
+            table.move_cursor(row=0)
+
+    def selected_alarm(self):
+        table = self.query_one("#alarms", DataTable)
+        if not self.shown_alarms or table.row_count == 0:
+            return None
+        return self.shown_alarms[min(table.cursor_row, len(self.shown_alarms) - 1)]
+
+    # ------------------------------------------------------------ actions
+    def action_ack(self):
+        key = self.selected_alarm()
+        a = self.model.ack(key) if key else None
+        if a is not None:
+            self._publish_ack([a])
+            self._draw()
+
+    def action_ack_all(self):
+        self._publish_ack(self.model.ack_all())
+        self._draw()
+
+    def _publish_ack(self, alarms):
+        if not self.publish_acks or self.link is None:
+            return
+        for a in alarms:
+            self.link.publish(a.root + "/ack", json.dumps(
+                {"id": a.id, "code": a.code, "port": a.port, "by": "monitor",
+                 "t": int(time.time())}))
+
+    def action_filter(self):
+        box = self.query_one("#filter", Input)
+        box.value = "" if self.model.view_glob == "*" else self.model.view_glob
+        box.add_class("shown")
+        box.focus()
+
+    def action_clear_filter(self):
+        box = self.query_one("#filter", Input)
+        if box.has_class("shown"):
+            box.remove_class("shown")
+        else:
+            self.model.set_view("*")
+        self.query_one("#alarms", DataTable).focus()
+        self._draw()
+
+    def on_input_submitted(self, event: Input.Submitted):
+        self.model.set_view(event.value.strip() or "*")
+        event.input.remove_class("shown")
+        self.query_one("#alarms", DataTable).focus()
+        self._draw()
