@@ -8,6 +8,30 @@
 # get a random key from tools/provision.
 TEST_KEY = "73696d2d6b65792d6e6f742d666f722d70726f64756374696f6e"
 
+# The ESP32 pin map of the reference cabinet (docs/wiring.md). GPIO numbers; None: absent.
+DEFAULT_PINS = {
+    "meter_uarts": [2],  # HLW8032 UART ids (1 or 2); UART0 is the REPL
+    "meter_rx": [16],  # RX pin per UART, from its 74HC4067 common pin
+    "mux_select": [25, 26, 27, 14],  # 74HC4067 S0..S3, shared by both multiplexers
+    "relay_gpio": None,  # a list: one GPIO per relay instead of the 74HC595 chain
+    "relay_data": 13,  # 74HC595 SER
+    "relay_clock": 32,  # 74HC595 SRCLK
+    "relay_latch": 33,  # 74HC595 RCLK
+    "relay_oe": 4,  # 74HC595 /OE, pulled up on the board: outputs off until driven low
+    "ct_adc": 39,  # CT cabinets: the ADC behind the CT multiplexer
+    "ntc_adc": 36,  # cabinet NTC divider (ADC1)
+    "smoke": 34,  # smoke detector relay contact, active low (external pull-up)
+    "door": 35,  # door switch, active low (external pull-up)
+    "service": 0,  # service button (BOOT), held at power-on: safe mode
+    "spi_sck": 18, "spi_mosi": 23, "spi_miso": 19,
+    "rfid_cs": 5, "rfid_rst": 15,
+    "i2c_sda": 21, "i2c_scl": 22,  # SSD1306 OLED (0x3C) and the keypad's PCF8574
+    "keypad_i2c": 32,  # PCF8574 address (0x20); None: rows and cols below are GPIOs
+    "keypad_rows": [0, 1, 2, 3],  # 3x4 keypad rows (expander bits P0-P3)
+    "keypad_cols": [4, 5, 6],  # columns (P4-P6)
+    "buzzer": 2,  # active buzzer (and the DevKit's LED)
+}
+
 # key: (kind, default, low, high). kind: int, num, bool, str, hex, choice (low = choices),
 # slots (None or 48 ints), tiers (None or [[max_w, fen_per_h], ...]).
 SCHEMA = {
@@ -70,6 +94,8 @@ SCHEMA = {
     # residents
     "lang": ("choice", "zh", ("zh", "en"), None),
     "qr": ("bitrows", None, 21, 41),  # the cabinet's QR code, rows of '0'/'1', no quiet zone
+    "pins": ("pins", DEFAULT_PINS, 0, 39),
+    "wdt_s": ("int", 8, 2, 60),  # hardware watchdog over the main loop
     "boot_hold_s": ("num", 10, 0, 300),  # after power-on, wait before re-closing relays
 }
 
@@ -122,6 +148,18 @@ def _check(kind, v, lo, hi):
             if not isinstance(row, str) or len(row) != len(v) or row.strip("01"):
                 return "has a row that is not %d '0'/'1' characters" % len(v)
         return None
+    if kind == "pins":
+        if not isinstance(v, dict):
+            return "is not an object of pin numbers"
+        for name in v:
+            if name not in DEFAULT_PINS:
+                return "has an unknown pin %r" % (name,)
+            x = v[name]
+            for g in (x if isinstance(x, list) else [x]):
+                if g is not None and (not isinstance(g, int) or isinstance(g, bool)
+                                      or not lo <= g <= hi):
+                    return "has %s = %r, not a GPIO %d-%d" % (name, x, lo, hi)
+        return None
     if kind == "choice":
         return None if v in lo else "is not one of %s" % ", ".join(lo)
     if kind == "slots":
@@ -169,6 +207,10 @@ def validate(raw, base=None):
         why = _check(spec[0], v, spec[2], spec[3])
         if why is not None:
             problems.append("%s: %r %s; using %r" % (k, v, why, cfg[k]))
+        elif spec[0] == "pins":
+            merged = dict(cfg[k])  # a partial pin map changes only the pins it names
+            merged.update(v)
+            cfg[k] = merged
         else:
             cfg[k] = v
     # Cross-field rules: thresholds that only make sense in order.
@@ -181,3 +223,34 @@ def validate(raw, base=None):
                         % (cfg["unplug_w"], cfg["full_w"]))
         cfg["unplug_w"], cfg["full_w"] = SCHEMA["unplug_w"][1], SCHEMA["full_w"][1]
     return cfg, problems
+
+
+def load(path):
+    """Read and validate the JSON config at path. Returns (config, problems); never raises.
+
+    A missing or unreadable file, or bad JSON, gives the defaults and a problem naming
+    the file, so the cabinet boots into a safe, known state and raises an alarm.
+    """
+    import json
+
+    try:
+        with open(path) as f:
+            text = f.read()
+    except OSError:
+        return defaults(), ["%s: missing (using defaults)" % path]
+    try:
+        raw = json.loads(text)
+    except ValueError:
+        return defaults(), ["%s: not valid JSON (using defaults)" % path]
+    return validate(raw)
+
+
+def save(path, cfg):
+    """Write the config atomically (temp file, then rename over the old one)."""
+    import json
+    import os
+
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(json.dumps(cfg))
+    os.rename(tmp, path)

@@ -1,0 +1,144 @@
+# The real board: the config's pin map turned into drivers on `machine.*`.
+#
+# main.py calls build(cfg, machine, time) on the ESP32; tests call it on the MicroPython
+# unix port with the fake machine (tools/sim) first on the path and the virtual clock, so
+# the code that runs on the device is the code that is tested. Optional parts (card
+# reader, keypad, display) that fail to answer are left out and reported in `problems`:
+# charging and protection never depend on them.
+
+_EPOCH_2000 = 946684800  # seconds from 1970 to 2000 (the ESP32's epoch)
+_NOT_SET_BEFORE = 1700000000  # a wall clock before Nov 2023 has not been set
+
+
+class Clock:
+    """ticks_* from the time module; wall time as Unix epoch seconds on any port."""
+
+    def __init__(self, time_mod):
+        self._t = time_mod
+        self.ticks_ms = time_mod.ticks_ms
+        self.ticks_us = time_mod.ticks_us
+        self.ticks_diff = time_mod.ticks_diff
+        self.ticks_add = time_mod.ticks_add
+        self.sleep_ms = time_mod.sleep_ms
+        self.offset = _EPOCH_2000 if time_mod.gmtime(0)[0] == 2000 else 0
+
+    def time(self):
+        return self._t.time() + self.offset
+
+    @property
+    def epoch_set(self):
+        return self.time() >= _NOT_SET_BEFORE
+
+
+class Sensors:
+    def __init__(self, ntc, smoke, door=None):
+        self.ntc = ntc
+        self.smoke_in = smoke
+        self.door_in = door
+
+    def cabinet_c10(self):
+        c10, fault = self.ntc.read()
+        return None if fault else c10
+
+    def smoke(self):
+        self.smoke_in.update()
+        return self.smoke_in.active
+
+
+class Board:
+    """What the app needs: clock, meters, relays, sensors; optional rfid, keypad, display."""
+
+    def __init__(self):
+        self.clock = None
+        self.meters = None
+        self.relays = None
+        self.sensors = None
+        self.rfid = None
+        self.keypad = None
+        self.display = None
+        self.buzzer = None
+        self.problems = []
+
+
+def build(cfg, machine, time_mod, clock=None):
+    """Build the Board from cfg["pins"]. Relays first (all off), then everything else."""
+    from drivers.inputs import Debounced
+    from drivers.ntc import NTC
+    from drivers.relays import HC595Relays, PinRelays
+
+    pins = cfg["pins"]
+    Pin = machine.Pin
+    b = Board()
+    b.clock = clock or Clock(time_mod)
+    n = cfg["ports"]
+    if pins["relay_gpio"]:
+        b.relays = PinRelays([Pin(g) for g in pins["relay_gpio"][:n]])
+    else:
+        oe = Pin(pins["relay_oe"]) if pins["relay_oe"] is not None else None
+        b.relays = HC595Relays(n, Pin(pins["relay_latch"]), data=Pin(pins["relay_data"]),
+                               clk=Pin(pins["relay_clock"]), oe=oe)
+    silent_ms = int(cfg["meter_silent_s"] * 1000)
+    select = [Pin(g, Pin.OUT, value=0) for g in pins["mux_select"]]
+    if cfg["meter"] == "ct":
+        from drivers.ct import CTMeters, a_per_count
+
+        adc = machine.ADC(Pin(pins["ct_adc"]), atten=machine.ADC.ATTN_11DB)
+        b.meters = CTMeters(adc, select, n, b.clock, a_per_count(1000, 40),
+                            silent_ms=silent_ms)
+    else:
+        from drivers.meterscan import MeterScanner
+
+        uarts = [machine.UART(u, baudrate=4800, bits=8, parity=0, stop=1, rx=rx, rxbuf=256)
+                 for u, rx in zip(pins["meter_uarts"], pins["meter_rx"])]
+        b.meters = MeterScanner(uarts, select, n, b.clock, silent_ms=silent_ms)
+    ntc = NTC(machine.ADC(Pin(pins["ntc_adc"]), atten=machine.ADC.ATTN_11DB))
+    smoke = Debounced(Pin(pins["smoke"], Pin.IN), b.clock, 50, active_low=True)
+    door = None
+    if pins["door"] is not None:
+        door = Debounced(Pin(pins["door"], Pin.IN), b.clock, 50, active_low=True)
+    b.sensors = Sensors(ntc, smoke, door)
+    if pins["buzzer"] is not None:
+        b.buzzer = Pin(pins["buzzer"], Pin.OUT, value=0)
+    _optional(b, machine, pins)
+    return b
+
+
+def _optional(b, machine, pins):
+    """Card reader, keypad and display: each may be missing; none stops charging."""
+    Pin = machine.Pin
+    try:
+        from drivers.mfrc522 import MFRC522
+
+        spi = machine.SPI(1, baudrate=5000000, sck=Pin(pins["spi_sck"]),
+                          mosi=Pin(pins["spi_mosi"]), miso=Pin(pins["spi_miso"]))
+        rst = Pin(pins["rfid_rst"]) if pins["rfid_rst"] is not None else None
+        b.rfid = MFRC522(spi, Pin(pins["rfid_cs"]), b.clock, rst=rst)
+    except (OSError, ValueError) as e:
+        b.problems.append("card reader: %s" % (e,))
+    i2c = None
+    try:
+        i2c = machine.I2C(0, scl=Pin(pins["i2c_scl"]), sda=Pin(pins["i2c_sda"]), freq=400000)
+    except (OSError, ValueError) as e:
+        b.problems.append("i2c: %s" % (e,))
+    if i2c is not None:
+        try:
+            from drivers.keypad import Keypad
+
+            if pins["keypad_i2c"] is not None:
+                from drivers.pcf8574 import PCF8574
+
+                chip = PCF8574(i2c, pins["keypad_i2c"])
+                rows = [chip.pin(x) for x in pins["keypad_rows"]]
+                cols = [chip.pin(x) for x in pins["keypad_cols"]]
+            else:
+                rows = [Pin(x) for x in pins["keypad_rows"]]
+                cols = [Pin(x) for x in pins["keypad_cols"]]
+            b.keypad = Keypad(rows, cols, b.clock)
+        except (OSError, ValueError) as e:
+            b.problems.append("keypad: %s" % (e,))
+        try:
+            from ssd1306 import SSD1306_I2C
+
+            b.display = SSD1306_I2C(128, 64, i2c)
+        except (OSError, ValueError, ImportError) as e:
+            b.problems.append("display: %s" % (e,))
