@@ -120,3 +120,23 @@ app, board, cfg, problems = main.build(%r, %r, clock=CLOCK)
 print("safe", app is None, problems[-1])
 ''' % (str(tmp_path / "none.json"), str(tmp_path / "state2")))
     assert "safe True safe mode: service button held" in held
+
+
+def test_garbage_config_and_torn_journal_boot_safe_with_alarms(tmp_path):
+    # A config file of garbage bytes and a port journal whose both copies are corrupt:
+    # the cabinet boots on defaults, raises config_invalid and storage_fault, the port
+    # comes back idle and no relay is energised.
+    (tmp_path / "config.json").write_bytes(b"\x00\xff{not json")
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / "port3.a").write_bytes(b"deadbeef 7 {\"v\": 1, \"state\": \"charging\"}\n")
+    (state / "port3.b").write_bytes(b"\x13\x37garbage")
+    out = run_mpy(RIG + r'''
+import main
+events = []
+app, board, cfg, problems = main.build(%r, %r, clock=CLOCK, emit=events.append)
+print("alarms", sorted(set(e["code"] for e in events if e["ev"] == "alarm")))
+print("port3", app.state[3], app.sessions[3], "coils", sum(c.energised for c in contacts))
+''' % (str(tmp_path / "config.json"), str(state)))
+    assert "'config_invalid'" in out and "'storage_fault'" in out, out
+    assert "port3 idle None coils 0" in out, out

@@ -115,6 +115,7 @@ class VirtualBoard:
         self.clock = CLOCK
         self.seed = seed
         self.loads = [None] * ports  # plugged charger models
+        self.specs = [None] * ports  # [plug spec, seed] of each, to rebuild them
         self.fault_loads = [None] * ports  # short / overload / heater in place of the charger
         self.welded = [False] * ports
         self.meter_fault = [None] * ports
@@ -151,11 +152,14 @@ class VirtualBoard:
     def plug(self, p, spec):
         self.dirty[p] = True
         self._plugs += 1
-        self.loads[p] = chargers.make_load(spec, self.seed * 1000 + self._plugs)
+        seed = self.seed * 1000 + self._plugs
+        self.specs[p] = [spec, seed]
+        self.loads[p] = chargers.make_load(spec, seed)
 
     def unplug(self, p):
         self.dirty[p] = True
         self.loads[p] = None
+        self.specs[p] = None
         self.fault_loads[p] = None
 
     def fault(self, p, kind):

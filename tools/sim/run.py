@@ -86,7 +86,8 @@ class Log:
 class Sim:
     """One scenario run. Also used directly by tests and benchmarks."""
 
-    def __init__(self, sc, out, state_dir=None, tick_ms=None, seed=1, fidelity="model"):
+    def __init__(self, sc, out, state_dir=None, tick_ms=None, seed=1, fidelity="model",
+                 boot=True):
         self.sc = sc
         CLOCK.us = 0
         CLOCK.epoch0 = sc.start_epoch
@@ -103,7 +104,7 @@ class Sim:
         self.own_state = state_dir is None
         self.state_dir = state_dir or "/tmp/ebike-sim-%08x" % random.getrandbits(32)
         _makedirs(self.state_dir)
-        self.app = self.boot()
+        self.app = self.boot() if boot else None
         self.next_event = 0
 
     def boot(self):

@@ -1,0 +1,67 @@
+# One leg of the power-cut campaign (MicroPython):
+#
+#   micropython tools/sim/killrun.py SCENARIO.json STATE_DIR LOG
+#
+# Runs the scenario with the firmware's flash in STATE_DIR, appending the event log to
+# LOG. Killed with SIGKILL at any moment and started again with the same arguments, it
+# resumes: the world from STATE_DIR/world.json, the firmware from its journal (a power
+# cut as the device sees it). Prints DONE when the scenario has run to its end.
+import sys
+
+_here = __file__.rsplit("/", 1)[0] if "/" in __file__ else "."
+for _p in (_here + "/../../lib", _here + "/../..", _here):
+    if _p not in sys.path:
+        sys.path.insert(0, _p)
+
+import scenario as scenario_mod  # noqa: E402
+import world  # noqa: E402
+from run import Sim  # noqa: E402
+from vclock import CLOCK  # noqa: E402
+
+
+class Leg(Sim):
+    def clock_us(self):
+        return CLOCK.us
+
+    def clock_epoch0(self):
+        return CLOCK.epoch0
+
+    def run_to_end(self, world_path):
+        end_us = int(self.sc.duration_s * 1000000)
+        events = self.sc.events
+        while CLOCK.us < end_us:
+            while self.next_event < len(events) and events[self.next_event]["t"] * 1000000 <= CLOCK.us:
+                self.apply(events[self.next_event])
+                self.next_event += 1
+            self.board.step(self.tick_ms)
+            world.save(self, world_path)  # never older than what the firmware journals
+            self.app.tick()
+            if self.outbox.count:
+                self.deliver()
+
+
+class AppendLog:
+    def __init__(self, path):
+        self.f = open(path, "a")
+
+    def write(self, s):
+        self.f.write(s)
+        if s == "\n":
+            self.f.flush()
+
+
+def main(argv):
+    sc = scenario_mod.load(open(argv[0]).read())
+    state = argv[1]
+    world_path = state + "/world.json"
+    leg = Leg(sc, AppendLog(argv[2]), state_dir=state, boot=False)
+    w = world.load(world_path)
+    if w is not None:
+        world.restore(leg, w)
+        leg.log({"ev": "power", "on": True})
+    leg.app = leg.boot()
+    leg.run_to_end(world_path)
+    print("DONE")
+
+
+main(sys.argv[1:])
