@@ -16,8 +16,14 @@ $(STAMP): requirements.txt
 
 setup: $(STAMP) ## project .venv with the pinned host tools (quick when done)
 
-deps: $(STAMP) ## pinned MicroPython packages into lib/ (sha256-checked)
+deps: $(STAMP) lib/glyphs_zh.py ## pinned MicroPython packages into lib/ (sha256-checked)
 	$(VPY) tools/fetch_deps.py
+
+UNIFONT := /usr/share/unifont/unifont.hex
+lib/glyphs_zh.py: tools/glyphs.py firmware/ui_text.py | $(STAMP) ## Chinese glyphs from Debian's unifont
+	@test -f $(UNIFONT) || { echo "glyphs: installing Debian's unifont"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq unifont >/dev/null; }
+	$(VPY) tools/glyphs.py --hex $(UNIFONT) --out $@
 
 mpy: $(STAMP) ## compile every device module with mpy-cross (proves it is MicroPython)
 	@mkdir -p build/mpy

@@ -234,13 +234,13 @@ def load(path):
     import json
 
     try:
-        with open(path) as f:
-            text = f.read()
+        with open(path, "rb") as f:
+            data = f.read()
     except OSError:
         return defaults(), ["%s: missing (using defaults)" % path]
     try:
-        raw = json.loads(text)
-    except ValueError:
+        raw = json.loads(data.decode())
+    except (ValueError, UnicodeError):  # garbage bytes or bad JSON
         return defaults(), ["%s: not valid JSON (using defaults)" % path]
     return validate(raw)
 

@@ -73,6 +73,7 @@ class Resident:
         self.error = None  # message key shown on the choose screen
         self.msg = None  # (key, port) on the message screen
         self.request = None  # the pending authorize() handle
+        self.deny_reason = None  # the server's reason for the last "no", for the log
         self._then = IDLE  # where the message screen goes back to
         self._msg_ms = MESSAGE_MS
         self._since = clock.ticks_ms()
@@ -131,6 +132,7 @@ class Resident:
         if ok:
             self._open(limit or self.default_limit)
         else:
+            self.deny_reason = reason
             self._refuse(T.CARD_DENIED)
         return True
 

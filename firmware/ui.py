@@ -28,6 +28,8 @@ from micropython import const
 
 from firmware import codes
 from firmware import ui_text as T
+from firmware.beeper import PATTERNS, Beeper  # noqa: F401 - part of this module's API
+from firmware.display import Display  # noqa: F401 - part of this module's API
 
 try:
     import glyphs_zh as _G
@@ -103,8 +105,10 @@ def wrap(s, max_w):
 class Text:
     """Draws strings mixing framebuf's 8x8 ASCII and 16x16 glyphs from lib/glyphs_zh."""
 
-    def __init__(self, fb, glyphs=_G):
+    def __init__(self, fb, glyphs=None):
         self.fb = fb
+        if glyphs is None:
+            glyphs = _G
         self.chars = glyphs.CHARS if glyphs is not None else ""
         self.table = memoryview(glyphs.GLYPHS) if glyphs is not None else None
         self._gbuf = bytearray(_GLYPH_BYTES)
@@ -183,7 +187,7 @@ def parse_qr(rows):
                 raise ValueError
             out.append((width if binary else width * 4, int(r, 2 if binary else 16)))
         except ValueError:
-            raise ValueError("qr: row %d is neither %d bits nor hex like row 0" % (i, n))
+            raise ValueError("qr: row %d is neither %d bits nor hex like row 0" % (i, n)) from None
     return out
 
 
@@ -209,7 +213,7 @@ def qr_image(rows):
 class Ui:
     """Draws one screen at a time on a framebuf-compatible 128x64 display."""
 
-    def __init__(self, fb, lang=T.DEFAULT_LANG, qr=None, glyphs=_G):
+    def __init__(self, fb, lang=T.DEFAULT_LANG, qr=None, glyphs=None):
         self.fb = fb
         self.t = T.table(lang)
         self.text = Text(fb, glyphs)
@@ -367,8 +371,3 @@ class Ui:
             if k == "fen":
                 return "%d%s" % (v // 100, self.s("yuan")) if v % 100 == 0 else self.yuan(v)
         return self.s("limit_full")
-
-
-# The refresh and the buzzer live in their own modules; importable from here too.
-from firmware.beeper import PATTERNS, Beeper  # noqa: F401
-from firmware.display import Display  # noqa: F401
