@@ -13,6 +13,7 @@ from firmware import config as config_mod
 from firmware.app import App
 from firmware.journal import Journal
 from firmware.outbox import Outbox
+from firmware.panel import Panel
 from firmware.persist import Persist
 
 from drivers import cabinet
@@ -59,16 +60,18 @@ def build(cfg_path="config.json", state_dir="state", clock=None, emit=None):
     return app, board, cfg, problems + board.problems
 
 
-def run(app, board, cfg, state_dir="state", max_ticks=None, wdt=None):
+def run(app, board, cfg, state_dir="state", max_ticks=None, wdt=None, panel=None):
     """The main loop. Returns after max_ticks (tests); never on the device."""
     clock = board.clock
+    panel = panel or Panel(app, board, cfg)
     wdt = wdt or machine.WDT(timeout=cfg["wdt_s"] * 1000)
     started = clock.ticks_ms()
     stable = False
     ticks = 0
     while max_ticks is None or ticks < max_ticks:
         t0 = clock.ticks_ms()
-        app.tick()
+        app.tick()  # meters, protection, sessions: first, every tick
+        panel.step()  # card reader, keypad, screen: bounded, never raises
         wdt.feed()
         if not stable and clock.ticks_diff(t0, started) >= bootguard.STABLE_MS:
             stable = True

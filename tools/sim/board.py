@@ -31,6 +31,13 @@ METER_UART = 2
 METER_RX = 16
 NTC_PIN = 36
 SMOKE_PIN = 34  # smoke detector relay contact, active low
+# Front-panel parts on pin ids of their own (the virtual board is not the ESP32's pin map;
+# main.py's factory test covers that): card reader chip select, keypad, buzzer.
+RFID_CS = 105
+KEY_ROWS = (110, 111, 112, 113)
+KEY_COLS = (114, 115, 116)
+BUZZER_PIN = 120
+OLED_ADDR = 0x3C
 PHYSICS_MS = 1000  # charger physics step (see VirtualBoard.step)
 _SLOT_MS = 100  # model meter: one port per slot, like one UART at 4800 baud
 
@@ -130,6 +137,7 @@ class VirtualBoard:
         self.contacts_model = [Relay.on_pin(RELAY_PINS[i]) for i in range(ports)]
         self.relays = PinRelays(pins)
         self.sensors = SimSensors(self)
+        self._panel_parts()
         self.fidelity = fidelity
         self.emus = None
         if fidelity == "bytes":
@@ -147,6 +155,40 @@ class VirtualBoard:
             self.meters = ModelMeters(self, ports, silent_ms)
             self.tick_ms = 250
         self._plugs = 0
+
+    def _panel_parts(self):
+        """Card reader, keypad, OLED and buzzer: real drivers on register-level models."""
+        from keypad_model import KeypadModel
+        from mfrc522_chip import MFRC522Chip
+        from oled_model import OledModel
+        from ssd1306 import SSD1306_I2C
+
+        from drivers.keypad import Keypad
+        from drivers.mfrc522 import MFRC522
+
+        self.card_chip = MFRC522Chip(RFID_CS)
+        machine.SPI.attach(RFID_CS, self.card_chip)
+        self.rfid = MFRC522(machine.SPI(1, baudrate=5000000), machine.Pin(RFID_CS), CLOCK)
+        self.keypad_model = KeypadModel(KEY_ROWS, KEY_COLS)
+        self.keypad = Keypad([machine.Pin(i) for i in KEY_ROWS],
+                             [machine.Pin(i) for i in KEY_COLS], CLOCK)
+        self.oled = OledModel()
+        machine.I2C.attach(OLED_ADDR, self.oled)
+        self.display = SSD1306_I2C(128, 64, machine.I2C(0), OLED_ADDR)
+        self.buzzer = machine.Pin(BUZZER_PIN, machine.Pin.OUT, value=0)
+        self._card_until_us = 0
+
+    def swipe(self, card_hex, hold_ms=1000):
+        """A card held to the reader for hold_ms."""
+        self.card_chip.present([card_hex])
+        self._card_until_us = CLOCK.us + hold_ms * 1000
+
+    def keys(self, text, press_ms=600, gap_ms=300):
+        """Keys pressed one after another (long enough for any control tick)."""
+        after = 0
+        for k in text:
+            self.keypad_model.press(k, press_ms, after_ms=after)
+            after += press_ms + gap_ms
 
     # --- the physical world ---
     def plug(self, p, spec):
@@ -216,6 +258,9 @@ class VirtualBoard:
         for p in range(self.n):
             self.true_mwh[p] += self.watts[p] * dt_ms / 3600.0
         CLOCK.advance_ms(dt_ms)
+        if self._card_until_us and CLOCK.us >= self._card_until_us:
+            self._card_until_us = 0
+            self.card_chip.present([])  # the card is taken away
         for p in range(self.n):
             powered = self.contacts(p)
             acc = self.acc_ms[p] + dt_ms

@@ -1,0 +1,152 @@
+# The cabinet's front panel: card reader, keypad, OLED and buzzer around the resident flow.
+#
+# step() runs every control tick and stays short: the keypad is scanned every tick
+# (a few pin reads), the card reader polled every READER_MS (one MFRC522 poll is 1-7 ms
+# on the bus), the screen chosen every SCREEN_MS, and the display pushes at most one
+# 128-byte page per tick (firmware/display.py). Any error in a panel part is caught,
+# counted and reported once: the panel never stops charging or protection.
+#
+# What the screen shows, first match wins: a critical alarm; the resident flow when
+# someone is using it; otherwise the cabinet cycles idle -> port grid -> QR code.
+
+from firmware import codes
+from firmware import ui_text as T
+from firmware.resident import Resident
+
+READER_MS = 200
+SCREEN_MS = 250
+ROTATE_MS = 5000  # idle screens rotate this often
+_ROTATION = (T.IDLE, T.GRID, T.QR)
+
+
+class Panel:
+    def __init__(self, app, board, cfg, cloud=None):
+        self.app = app
+        self.clock = board.clock
+        self.rfid = board.rfid
+        self.keypad = board.keypad
+        self.cloud = cloud
+        self.cfg = cfg
+        self.errors = 0
+        self.display = None
+        self.beeper = None
+        if board.display is not None:
+            from firmware.display import Display
+            from firmware.ui import Ui
+
+            self.display = Display(board.display, Ui(board.display, cfg["lang"], cfg["qr"]),
+                                   self.clock)
+        if board.buzzer is not None:
+            from firmware.beeper import Beeper
+
+            self.beeper = Beeper(board.buzzer, self.clock)
+        self.flow = Resident(self.clock, app.n, self._authorize, self._start, self._stop,
+                             self._card_port, self._offline_ok, port_states=self._states)
+        now = self.clock.ticks_ms()
+        self.next_reader = now
+        self.next_screen = now
+        self.rotate_since = now
+        self.rotation = 0
+        self.reader_alarm = False
+
+    # --- the resident flow's callables ---
+    def _authorize(self, card, port):
+        return self.cloud.request_auth(card, port) if self.cloud is not None else None
+
+    def _start(self, port, auth, limit):
+        return self.app.start(port, "card:" + auth if not auth.startswith("card:") else auth,
+                              limit)
+
+    def _stop(self, port):
+        return self.app.stop(port, codes.USER_STOP)
+
+    def _card_port(self, card):
+        tag = "card:" + card
+        for p in range(self.app.n):
+            s = self.app.sessions[p]
+            if s is not None and s.auth == tag:
+                return p
+        return None
+
+    def _offline_ok(self, card):
+        return self.cloud is not None and self.cloud.offline_ok(card)
+
+    def _states(self):
+        return self.app.state
+
+    def on_auth_result(self, ok, limit=None, reason=None, rid=None):
+        return self.flow.on_auth_result(ok, limit, reason, rid)
+
+    # --- every tick ---
+    def step(self):
+        clock = self.clock
+        now = clock.ticks_ms()
+        try:
+            if self.keypad is not None:
+                k = self.keypad.scan()
+                if k is not None:
+                    self.flow.key(k)
+            if self.rfid is not None and clock.ticks_diff(now, self.next_reader) >= 0:
+                self.next_reader = clock.ticks_add(now, READER_MS)
+                self._read_card()
+            self.flow.tick()
+            if clock.ticks_diff(now, self.next_screen) >= 0:
+                self.next_screen = clock.ticks_add(now, SCREEN_MS)
+                self._compose(now)
+            if self.display is not None:
+                self.display.step()
+            if self.beeper is not None:
+                self.beeper.step()
+        except Exception as e:  # a panel fault must never stop the control loop
+            self.errors += 1
+            if self.errors == 1:
+                self.app.raise_alarm(codes.A_SENSOR_FAULT, None, codes.WARNING, "panel: %r" % e)
+
+    def _read_card(self):
+        from drivers.mfrc522 import uid_hex
+
+        uid = self.rfid.poll()
+        if uid is not None:
+            self.flow.swipe(uid_hex(uid))
+        healthy = self.rfid.healthy
+        if not healthy and not self.reader_alarm:
+            self.reader_alarm = True
+            self.app.raise_alarm(codes.A_SENSOR_FAULT, None, codes.WARNING, "card reader")
+        elif healthy and self.reader_alarm:
+            self.reader_alarm = False
+            self.app.clear_alarm(codes.A_SENSOR_FAULT, None)
+
+    def _compose(self, now):
+        beep = self.flow.pop_beep()
+        if beep is not None and self.beeper is not None:
+            self.beeper.play(beep)
+        if self.display is None:
+            return
+        screen, params = self._screen(now)
+        self.display.show(screen, params)
+
+    def _screen(self, now):
+        app = self.app
+        for key in app.alarms:
+            if app.alarms[key] == codes.CRITICAL:
+                return T.ALARM, key
+        screen, params = self.flow.view()
+        if screen != T.IDLE:
+            return screen, params
+        if self.clock.ticks_diff(now, self.rotate_since) >= ROTATE_MS:
+            self.rotate_since = now
+            self.rotation = (self.rotation + 1) % len(_ROTATION)
+        screen = _ROTATION[self.rotation]
+        if screen == T.QR and not self.cfg["qr"]:
+            screen = T.GRID
+        if screen == T.GRID:
+            return T.GRID, (tuple(app.state),)
+        if screen == T.QR:
+            return T.QR, (self.cfg["cabinet_id"],)
+        free = 0
+        for st in app.state:
+            if st in (codes.IDLE, codes.ENDED):
+                free += 1
+        t = app.clock.time() + int(self.cfg["tz_offset_h"] * 3600)
+        minute = (t // 60) % 1440 if getattr(app.clock, "epoch_set", True) else None
+        return T.IDLE, (self.cfg["cabinet_id"], free, app.n, minute)
