@@ -39,7 +39,7 @@ test-full: deps mpy ## the suite with full-count campaigns
 	FULL=1 $(VPY) -m pytest -q host_tests
 
 bench: deps ## figures measured on the MicroPython unix port
-	$(VPY) tools/bench/run.py
+	$(VPY) tools/bench/table.py
 
 clean:
 	rm -rf build .pytest_cache

@@ -1,0 +1,49 @@
+# Flash writes per hour with 10 ports charging (journal checkpoints + state changes +
+# outbox), measured by running the real core with its real journal and outbox on a
+# directory for one virtual hour. Prints `name value unit` lines.
+#   micropython tools/bench/bench_flash.py
+import sys
+
+sys.path[:0] = ["tools/bench", "tools/sim", ".", "lib"]
+
+import os  # noqa: E402
+
+from vclock import CLOCK  # noqa: E402
+from firmware import config as config_mod  # noqa: E402
+from firmware.app import App  # noqa: E402
+from firmware.journal import Journal  # noqa: E402
+from firmware.outbox import Outbox  # noqa: E402
+from firmware.persist import Persist  # noqa: E402
+from benchboard import Board, _Count  # noqa: E402
+
+
+
+def main():
+    d = "/tmp/bench-flash-%d" % (CLOCK.us % 100000)
+    try:
+        os.mkdir(d)
+    except OSError:
+        pass
+    cfg, _ = config_mod.validate({"ports": 10})
+    board = Board(10)
+    j = Journal(d, 10, CLOCK, cfg["checkpoint_s"])
+    ob = Outbox(d, prefix="b-")
+    app = App(board, cfg, _Count(), Persist(j, ob))
+    for p in range(10):
+        app.start(p, "remote", {"full": True})
+    for _ in range(4 * 60):  # the first minute: starts, staggered closings
+        CLOCK.advance_ms(250)
+        app.tick()
+    w0, b0, o0 = j.writes, j.bytes_written, ob.writes
+    for _ in range(4 * 3600):  # one hour of 10 ports charging
+        CLOCK.advance_ms(250)
+        app.tick()
+    writes = j.writes - w0 + ob.writes - o0
+    print("flash_writes_per_h_10_charging %d writes" % writes)
+    print("flash_bytes_per_h_10_charging %d bytes" % (j.bytes_written - b0))
+    for name in os.listdir(d):
+        os.remove(d + "/" + name)
+    os.rmdir(d)
+
+
+main()
