@@ -38,8 +38,28 @@ test: deps mpy ## the whole suite (CPython + MicroPython unix port)
 test-full: deps mpy ## the suite with full-count campaigns
 	FULL=1 $(VPY) -m pytest -q host_tests
 
+sim: deps ## the simulated cabinet live: local broker, firmware on the unix port, dashboard
+	$(VPY) tools/demo.py $(if $(SPEED),--speed $(SPEED),)
+
 bench: deps ## figures measured on the MicroPython unix port
 	$(VPY) tools/bench/table.py
 
 clean:
 	rm -rf build .pytest_cache
+
+# Put the firmware and a cabinet's config on its board: make deploy PORT=/dev/ttyUSB0
+# [CONFIG=cabinets/CAB-001/config.json] [DRY_RUN=1]. docs/deploy.md says what it does.
+PORT ?=
+CONFIG ?= config.json
+DRY_RUN ?=
+.PHONY: deploy
+deploy: deps ## compile with mpy-cross and copy to the board with mpremote (tools/deploy.py)
+	$(VPY) -m tools.deploy --port "$(PORT)" --config "$(CONFIG)" \
+	  $(if $(filter-out 0,$(DRY_RUN)),--dry-run)
+
+lint: $(STAMP) ## ruff over the repo; pyright on the device code against the ESP32 stubs
+	@status=0; \
+	$(VENV)/bin/ruff check . || status=1; \
+	$(VENV)/bin/pyright -t "$$($(VPY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')" \
+	  || status=1; \
+	exit $$status

@@ -8,6 +8,7 @@ import time
 
 import machine
 
+from drivers import cabinet
 from firmware import bootguard, codes
 from firmware import config as config_mod
 from firmware.app import App
@@ -15,8 +16,6 @@ from firmware.journal import Journal
 from firmware.outbox import Outbox
 from firmware.panel import Panel
 from firmware.persist import Persist
-
-from drivers import cabinet
 
 TICK_MS = 20  # control tick: meter polls, protection, relays
 

@@ -6,6 +6,10 @@
 # reader, keypad, display) that fail to answer are left out and reported in `problems`:
 # charging and protection never depend on them.
 
+TYPE_CHECKING = False  # pyright reads the block below; the device never runs it
+if TYPE_CHECKING:
+    from typing import Any  # noqa: F401 (used in the type comments)
+
 _EPOCH_2000 = 946684800  # seconds from 1970 to 2000 (the ESP32's epoch)
 _NOT_SET_BEFORE = 1700000000  # a wall clock before Nov 2023 has not been set
 
@@ -49,14 +53,15 @@ class Board:
     """What the app needs: clock, meters, relays, sensors; optional rfid, keypad, display."""
 
     def __init__(self):
-        self.clock = None
-        self.meters = None
-        self.relays = None
-        self.sensors = None
-        self.rfid = None
-        self.keypad = None
-        self.display = None
-        self.buzzer = None
+        # Filled in by build(); the type comments tell pyright these are not always None.
+        self.clock = None  # type: Any
+        self.meters = None  # type: Any
+        self.relays = None  # type: Any
+        self.sensors = None  # type: Any
+        self.rfid = None  # type: Any
+        self.keypad = None  # type: Any
+        self.display = None  # type: Any
+        self.buzzer = None  # type: Any
         self.problems = []
 
 

@@ -225,7 +225,9 @@ class CTMeters:
         for p in range(ports):
             cal_ch[chans[p]] = cal[p]
             noise_ch[chans[p]] = noise[p]
-        self.ct = CT(adc, select, clock, cal_ch, mains_hz, cycles, noise_ch)
+        # CT takes noise_counts2 as one value or one per channel; pyright infers int
+        self.ct = CT(adc, select, clock, cal_ch, mains_hz, cycles,
+                     noise_ch)  # pyright: ignore[reportArgumentType]
         self._tms = clock.ticks_ms
         self._tdiff = clock.ticks_diff
         self._ticks_add = clock.ticks_add

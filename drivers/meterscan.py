@@ -53,7 +53,7 @@ class MeterScanner:
         nu = len(uarts)
         if nu < 1 or ports < 1:
             raise ValueError("need a UART and a port")
-        self.uarts = tuple(uarts)
+        self.uarts = tuple(uarts)  # type: tuple
         self.pins = tuple(select_pins)
         self._nu = nu
         self._steps = (ports + nu - 1) // nu

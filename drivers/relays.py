@@ -52,6 +52,9 @@ class _Bank:
         self.mask = 0
         self._write(-1)
 
+    def _write(self, i):  # each bank drives its outputs from self.mask
+        raise NotImplementedError
+
 
 class PinRelays(_Bank):
     """One relay per GPIO. Pass Pins not yet configured as outputs (e.g. Pin(16)):
@@ -75,9 +78,10 @@ class PinRelays(_Bank):
 
 class HC595Relays(_Bank):
     """n relays on a 74HC595 chain. latch: RCLK Pin (storage register loads on its
-    rising edge; idle high, low while shifting, so it can double as a chip select). Either spi (SCK -> SRCLK, MOSI -> SER, MSB first, any mode
-    that samples on the rising edge) or data + clk Pins (bit-banged). oe: optional /OE
-    Pin, held high (outputs off) until the chain holds all-off; pull it up on the board."""
+    rising edge; idle high, low while shifting, so it can double as a chip select).
+    Either spi (SCK -> SRCLK, MOSI -> SER, MSB first, any mode that samples on the
+    rising edge) or data + clk Pins (bit-banged). oe: optional /OE Pin, held high
+    (outputs off) until the chain holds all-off; pull it up on the board."""
 
     def __init__(self, n, latch, spi=None, data=None, clk=None, oe=None, active_low=False):
         _Bank.__init__(self, n, active_low)

@@ -6,13 +6,14 @@
 # closings. Nothing here waits on the network: records and alarms go out through `emit`,
 # which only queues. Steady-state ticks allocate nothing.
 
-from firmware import codes
-from firmware import billing
-from firmware.port import Judge, Session
+from firmware import billing, codes
 from firmware.feeder import Feeder
 from firmware.persist import NoPersist
+from firmware.port import Judge, Session
 from firmware.protection import Protection
 
+_TRIP_ALARMS = (codes.A_OVERCURRENT, codes.A_OVERPOWER, codes.A_PORT_OVERTEMP,
+                codes.A_RELAY_WELDED)
 _ENDED_HOLD_MS = 30000  # an ended port shows "ended" this long, then "idle"
 _SECOND_MS = 1000
 
@@ -28,8 +29,7 @@ class App:
         self.persist = persist = persist or NoPersist()
         self.boot_no = persist.boot_no
         self.n = n = cfg["ports"]
-        self.tariff = billing.Tariff(cfg["energy_fen_per_kwh"], cfg["service_fen_per_kwh"],
-                                     cfg["tou_fen_per_kwh"], cfg["tiers"], cfg["tz_offset_h"])
+        self.tariff = self.tariff_for(None)
         now = self.clock.ticks_ms()
         m = self.meters
         self.state = [codes.IDLE] * n
@@ -112,6 +112,9 @@ class App:
 
     def _housekeeping(self, now):
         diff = self.clock.ticks_diff
+        if self.outbox_full and not self.persist.nearly_full():
+            self.outbox_full = False  # delivered: new sessions are welcome again
+            self.clear_alarm(codes.A_OUTBOX_FULL, None)
         for p in range(self.n):
             st = self.state[p]
             if st == codes.ENDED and diff(now, self.state_ms[p]) >= _ENDED_HOLD_MS:
@@ -162,19 +165,38 @@ class App:
 
     def _record(self, p, kind, payload):
         """A session record: durable (journal + outbox) first, then logged."""
+        payload["ev"] = kind  # on the wire too: both kinds share the event topic
         self.persist.put_record(self, p, kind, payload)
         ev = dict(payload)
         ev["ev"] = kind
         self.emit(ev)
 
     # --- sessions ---
-    def start(self, p, auth, limit, order=None, offpeak=False):
-        """Open port p for a session. Returns None, or the refusal code (PROTOCOL.md)."""
+    def tariff_for(self, spec):
+        """The billing.Tariff of a session: the cabinet's prices, with those in spec (a
+        dict of tariff config keys, from a start command) in their place. ValueError when
+        spec holds a bad price."""
+        c = self.cfg
+        g = spec.get if spec else (lambda k, d: d)
+        return billing.Tariff(g("energy_fen_per_kwh", c["energy_fen_per_kwh"]),
+                              g("service_fen_per_kwh", c["service_fen_per_kwh"]),
+                              g("tou_fen_per_kwh", c["tou_fen_per_kwh"]),
+                              g("tiers", c["tiers"]), c["tz_offset_h"])
+
+    def start(self, p, auth, limit, order=None, offpeak=False, tariff=None):
+        """Open port p for a session. Returns None, or the refusal code (PROTOCOL.md).
+        tariff: None (the cabinet's prices) or a dict of tariff keys for this session."""
         if not isinstance(p, int) or isinstance(p, bool) or not 0 <= p < self.n:
             return codes.E_BAD_ARGS
         kind, value = _parse_limit(limit)
         if kind is None:
             return codes.E_BAD_ARGS
+        prices = self.tariff
+        if tariff is not None:
+            try:
+                prices = self.tariff_for(tariff)
+            except (ValueError, TypeError, OverflowError):
+                return codes.E_BAD_ARGS
         st = self.state[p]
         if st == codes.LOCKED:
             return codes.E_PORT_LOCKED
@@ -183,6 +205,7 @@ class App:
         if self.sessions[p] is not None:
             return codes.E_PORT_BUSY
         if self.persist.nearly_full():
+            self.outbox_full = True
             self.raise_alarm(codes.A_OUTBOX_FULL, None, codes.CRITICAL)
             return codes.E_PORT_FAULT  # records could no longer be kept: refuse first
         room = self.feeder.has_room(self.cfg["start_reserve_w"] * 1000)
@@ -191,8 +214,9 @@ class App:
         now = self.clock.ticks_ms()
         self.seq += 1
         sid = "%s-%d-%d" % (self.cfg["cabinet_id"], self.boot_no, self.seq)
-        s = Session(sid, p, auth, kind, value, order, self.clock.time(), billing.Bill(self.tariff))
+        s = Session(sid, p, auth, kind, value, order, self.clock.time(), billing.Bill(prices))
         s.seq = self.boot_no * 100000 + self.seq
+        s.tariff = tariff
         if offpeak:
             s.not_before = self.feeder.offpeak_epoch(s.start_epoch)
         self.sessions[p] = s
@@ -264,6 +288,10 @@ class App:
         if self.state[p] == codes.LOCKED:
             self.lock_reason[p] = None
             self._set_state(p, codes.IDLE)
+            # Staff inspected the port: its trip alarms end with the lock, so the screen
+            # leaves the alarm and a new trip raises a new alarm.
+            for code in _TRIP_ALARMS:
+                self.clear_alarm(code, p)
             self.clear_alarm(codes.A_PORT_LOCKED, p)
         return None
 

@@ -58,9 +58,17 @@ CRITICAL = "critical"
 RAISED = "raised"
 CLEARED = "cleared"
 
-# Command refusal codes (contract)
+# Command reply error codes (contract)
+E_BAD_TOKEN = "bad_token"  # not a JWS compact HS256 token (or unparseable)
+E_BAD_SIGNATURE = "bad_signature"
+E_EXPIRED = "expired"
+E_REPLAYED = "replayed"
+E_UNKNOWN_OP = "unknown_op"
+E_TOO_LARGE = "too_large"  # larger than max_msg_bytes: skipped unread
 E_PORT_BUSY = "port_busy"
 E_PORT_LOCKED = "port_locked"
 E_PORT_FAULT = "port_fault"
 E_FEEDER_FULL = "feeder_full"
 E_BAD_ARGS = "bad_args"
+ERRORS = (E_BAD_TOKEN, E_BAD_SIGNATURE, E_EXPIRED, E_REPLAYED, E_UNKNOWN_OP, E_BAD_ARGS,
+          E_PORT_BUSY, E_PORT_LOCKED, E_PORT_FAULT, E_FEEDER_FULL, E_TOO_LARGE)

@@ -89,7 +89,7 @@ SCHEMA = {
     "mqtt_keepalive_s": ("int", 60, 10, 600),
     "max_msg_bytes": ("int", 2048, 512, 16384),  # larger inbound messages are discarded
     "backlog_delay_s": ("num", 120, 0, 600),  # random delay before re-sending a backlog
-    "telemetry_s": ("int", 60, 10, 3600),  # while a port charges
+    "telemetry_s": ("int", 120, 10, 3600),  # while a session runs (docs/protocol.md: budget)
     "telemetry_idle_s": ("int", 900, 60, 86400),  # when every port is idle
     # residents
     "lang": ("choice", "zh", ("zh", "en"), None),
@@ -217,7 +217,8 @@ def validate(raw, base=None):
     if cfg["cabinet_stop_c"] <= cfg["cabinet_warn_c"]:
         problems.append("cabinet_stop_c: %r is not above cabinet_warn_c %r; using defaults"
                         % (cfg["cabinet_stop_c"], cfg["cabinet_warn_c"]))
-        cfg["cabinet_warn_c"], cfg["cabinet_stop_c"] = SCHEMA["cabinet_warn_c"][1], SCHEMA["cabinet_stop_c"][1]
+        cfg["cabinet_warn_c"] = SCHEMA["cabinet_warn_c"][1]
+        cfg["cabinet_stop_c"] = SCHEMA["cabinet_stop_c"][1]
     if cfg["unplug_w"] >= cfg["full_w"]:
         problems.append("unplug_w: %r is not below full_w %r; using defaults"
                         % (cfg["unplug_w"], cfg["full_w"]))

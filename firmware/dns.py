@@ -10,7 +10,7 @@ import socket
 try:
     import random
 
-    def _rand(n):
+    def _rand(n):  # pyright: ignore[reportRedeclaration] (a fallback follows)
         return random.getrandbits(30) % n if n > 0 else 0
 except ImportError:  # pragma: no cover
     def _rand(n):

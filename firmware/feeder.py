@@ -16,14 +16,18 @@ _MIN_PAUSE_MS = 60000  # a paused charger stays off at least this long (no flapp
 class Feeder:
     def __init__(self, app, cfg):
         self.app = app
-        self.limit_mw = int(cfg["feeder_limit_w"] * 1000)
-        self.reserve_mw = int(cfg["start_reserve_w"] * 1000)
-        self.offpeak_hour = cfg["offpeak_hour"]
-        self.tz_s = int(cfg["tz_offset_h"] * 3600)
+        self.configure(cfg)
         self.need_mw = [0] * app.n  # what a paused session drew when it was paused
         now = app.clock.ticks_ms()
         self.last_shed = now
         self.overloaded = False
+
+    def configure(self, cfg):
+        """Budget and hours from the config; also called when a config command changes them."""
+        self.limit_mw = int(cfg["feeder_limit_w"] * 1000)
+        self.reserve_mw = int(cfg["start_reserve_w"] * 1000)
+        self.offpeak_hour = cfg["offpeak_hour"]
+        self.tz_s = int(cfg["tz_offset_h"] * 3600)
 
     def load_mw(self):
         """Measured draw of closed relays plus reserves for ports about to draw."""
@@ -63,8 +67,8 @@ class Feeder:
             need = self.need_mw[oldest]
             if need < self.reserve_mw:
                 need = self.reserve_mw
-            paused_ms = diff(now, app.state_ms[oldest])
-            if total + need <= self.limit_mw and (self.need_mw[oldest] == 0 or paused_ms >= _MIN_PAUSE_MS):
+            rested = self.need_mw[oldest] == 0 or diff(now, app.state_ms[oldest]) >= _MIN_PAUSE_MS
+            if total + need <= self.limit_mw and rested:
                 app.resume(oldest, now)
                 total += need
         if self.overloaded and total <= self.limit_mw and self._pick(False) < 0:

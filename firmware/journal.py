@@ -10,7 +10,8 @@ Record (plain JSON; `record()` builds one, `restore_session()` reads the session
 
     {"v": 1, "boot": 7, "state": "charging", "lock": null, "resume": null,
      "session": {"sid", "auth", "limit": [kind, value], "order", "start", "not_before",
-                 "charge_ms", "mwh", "peak_mw", "bill": [6 ints], "seq", "base_mwh"}}
+                 "charge_ms", "mwh", "peak_mw", "bill": [6 ints], "seq", "base_mwh",
+                 "tariff": {prices} (only when the start command gave its own)}}
 
 `session` is null when the port has none; `base_mwh` is the port meter's energy counter
 when charge_ms/mwh were last brought up to date.
@@ -58,6 +59,8 @@ def record(state, lock=None, session=None, base_mwh=0, resume=None):
              "charge_ms": session.charge_ms, "mwh": session.mwh,
              "peak_mw": session.peak_mw, "bill": list(session.bill.state()),
              "seq": session.seq, "base_mwh": base_mwh}
+        if session.tariff is not None:
+            s["tariff"] = session.tariff
     return {"v": _VERSION, "state": state, "lock": lock, "resume": resume, "session": s}
 
 
@@ -75,6 +78,7 @@ def restore_session(rec, p, tariff):
     s.mwh = r["mwh"]
     s.peak_mw = r["peak_mw"]
     s.seq = r["seq"]
+    s.tariff = r.get("tariff")
     return s
 
 
@@ -102,6 +106,8 @@ def check(rec):
     if (not isinstance(lim, list) or len(lim) != 2 or lim[0] not in _LIMIT_KINDS
             or not _is_int(lim[1])):
         return "session.limit: bad"
+    if not isinstance(s.get("tariff", {}), dict):
+        return "session.tariff: not an object"
     bill = s.get("bill")
     if not isinstance(bill, list) or len(bill) != 6 or not all(_is_int(v) and v >= 0
                                                                 for v in bill):

@@ -88,7 +88,7 @@ def sign(claims, key):
 def _json_segment(s):
     try:
         return json.loads(b64url_decode(s))
-    except (ValueError, UnicodeError):  # bad base64, bad UTF-8 or bad JSON
+    except (ValueError, UnicodeError, RuntimeError):  # bad base64, UTF-8 or JSON; too deep
         return None
 
 

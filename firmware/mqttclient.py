@@ -48,12 +48,13 @@ class Client(simple.MQTTClient):
         self.skipbuf = bytearray(_SKIP_CHUNK)
 
     def connect_via(self, sock, addr):
-        saved = simple.socket
-        simple.socket = _SocketModule(sock, addr)
+        # `socket` is umqtt.simple's imported module; its stub does not list imports.
+        saved = simple.socket  # pyright: ignore[reportAttributeAccessIssue]
+        simple.socket = _SocketModule(sock, addr)  # pyright: ignore[reportAttributeAccessIssue]
         try:
             return self.connect()
         finally:
-            simple.socket = saved
+            simple.socket = saved  # pyright: ignore[reportAttributeAccessIssue]
 
     def publish(self, topic, msg, retain=False, qos=0):
         if self.pid >= _PID_MAX:

@@ -15,10 +15,14 @@ import socket
 
 from firmware.dns import recv_nowait, udp_socket
 
+TYPE_CHECKING = False  # pyright reads the block below; the device never runs it
+if TYPE_CHECKING:
+    from typing import Any  # noqa: F401 (used in a type comment)
+
 try:
     import random
 
-    def _rand(n):
+    def _rand(n):  # pyright: ignore[reportRedeclaration] (a fallback follows)
         return random.getrandbits(30) % n if n > 0 else 0
 except ImportError:  # pragma: no cover
     def _rand(n):
@@ -54,6 +58,7 @@ class _Link:
     """Shared state machine: DOWN -(due)-> CONNECTING -(isconnected)-> UP -(lost)-> DOWN."""
 
     kind = "none"
+    nic = None  # type: Any  # the network interface, while the subclass has one
 
     def __init__(self, clock, connect_timeout_ms, backoff_min_ms, backoff_max_ms, rand):
         self.clock = clock
@@ -111,8 +116,17 @@ class _Link:
             return None
 
     # subclasses: _start(), _progress() -> None or an error string, _up(), _stop()
+    def _start(self):
+        raise NotImplementedError
+
     def _progress(self):
         return None
+
+    def _up(self):
+        raise NotImplementedError
+
+    def _stop(self):
+        raise NotImplementedError
 
 
 class Wifi(_Link):

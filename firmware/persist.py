@@ -88,7 +88,7 @@ class Persist:
             for kind, payload in rec.get("pend") or ():
                 self.outbox.put(kind, payload)  # may already be queued: same id
             lock = rec.get("lock")
-            s = journal_mod.restore_session(rec, p, app.tariff)
+            s = journal_mod.restore_session(rec, p, _tariff(app, rec))
             if lock:
                 app.state[p] = codes.LOCKED
                 app.lock_reason[p] = lock
@@ -107,3 +107,14 @@ class Persist:
             else:
                 app.state[p] = codes.DEFERRED  # resumes after the boot hold, staggered
                 self.save(app, p)
+
+
+def _tariff(app, rec):
+    """The prices a journaled session was started with (its own, or the cabinet's)."""
+    spec = (rec.get("session") or {}).get("tariff")
+    if spec:
+        try:
+            return app.tariff_for(spec)
+        except (ValueError, TypeError, OverflowError):
+            app.raise_alarm(codes.A_STORAGE, None, codes.WARNING, "journal: bad session tariff")
+    return app.tariff

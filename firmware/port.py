@@ -37,6 +37,7 @@ class Session:
         self.peak_mw = 0
         self.bill = bill
         self.seq = 0  # start order in this cabinet (orderly charging pauses the newest)
+        self.tariff = None  # None: the cabinet's prices; else this session's (start command)
 
     def limit_dict(self):
         if self.limit_kind == "full":

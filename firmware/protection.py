@@ -12,15 +12,7 @@ class Protection:
     def __init__(self, app, cfg):
         self.app = app
         n = app.n
-        self.limit_ma = int(cfg["port_limit_a"] * 1000)
-        self.limit_mw = int(cfg["port_limit_w"] * 1000)
-        self.hold_ms = int(cfg["overpower_hold_s"] * 1000)
-        self.resistive_mw = int(cfg["resistive_limit_w"] * 1000)
-        self.resistive_pf_milli = int(cfg["resistive_pf"] * 1000)
-        self.weld_mw = int(cfg["relay_weld_w"] * 1000)
-        self.warn_c10 = int(cfg["cabinet_warn_c"] * 10)
-        self.stop_c10 = int(cfg["cabinet_stop_c"] * 10)
-        self.hyst_c10 = int(cfg["temp_hyst_c"] * 10)
+        self.configure(cfg)
         now = app.clock.ticks_ms()
         self.over = [False] * n
         self.over_since = [now] * n
@@ -33,6 +25,18 @@ class Protection:
         self.smoke = False
         # Bound once here: fetching a bound method allocates, and this runs every second.
         self.port_c10 = getattr(app.board.sensors, "port_c10", None)
+
+    def configure(self, cfg):
+        """Thresholds from the config; also called when a config command changes them."""
+        self.limit_ma = int(cfg["port_limit_a"] * 1000)
+        self.limit_mw = int(cfg["port_limit_w"] * 1000)
+        self.hold_ms = int(cfg["overpower_hold_s"] * 1000)
+        self.resistive_mw = int(cfg["resistive_limit_w"] * 1000)
+        self.resistive_pf_milli = int(cfg["resistive_pf"] * 1000)
+        self.weld_mw = int(cfg["relay_weld_w"] * 1000)
+        self.warn_c10 = int(cfg["cabinet_warn_c"] * 10)
+        self.stop_c10 = int(cfg["cabinet_stop_c"] * 10)
+        self.hyst_c10 = int(cfg["temp_hyst_c"] * 10)
 
     # --- per reading ---
     def reading(self, p, now, dt, mw, ma, mv):

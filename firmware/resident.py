@@ -229,7 +229,7 @@ class Resident:
 
     def _open(self, limit):
         p = self.port
-        err = self._start(p, "card:" + self.card, limit)
+        err = self._start(p, "card:%s" % self.card, limit)
         if err is None:
             self._hold(self.card)
             self._message(T.STARTED, p)

@@ -20,6 +20,8 @@ _WBUF = 512  # bytes coalesced before a send
 _POLLIN = select.POLLIN
 _POLLOUT = select.POLLOUT
 _POLLBAD = select.POLLERR | select.POLLHUP
+_IPPROTO_TCP = 6  # the same on Linux and lwIP; MicroPython's socket module may lack them
+_TCP_NODELAY = 1
 
 
 def tls_context(cadata):
@@ -56,6 +58,10 @@ class SliceSock:
         self.poller = select.poll()
         self.poller.register(raw, _POLLIN)
         raw.setblocking(False)
+        try:  # packets are whole when written: Nagle would hold a publish behind the
+            raw.setsockopt(_IPPROTO_TCP, _TCP_NODELAY, 1)  # delayed ACK of a QoS 0 one
+        except (OSError, AttributeError):
+            pass
 
     def setblocking(self, flag):
         self.blocking = flag
@@ -87,7 +93,7 @@ class SliceSock:
             raise OSError(errno.ETIMEDOUT)
         self.poller.modify(self.raw, event)
         ev = 0
-        for _, ev in self.poller.ipoll(link.slice_ms):
+        for _, ev in self.poller.ipoll(link.slice_ms):  # noqa: B007 (the first event)
             break
         link.idle_due()
         return ev
@@ -101,11 +107,16 @@ class SliceSock:
             raise
 
     def read(self, n):
+        if n <= 0:
+            return b""  # an empty PUBLISH payload; a 0-byte read would look like EOF
         if self.wlen:
             self.flush()  # a request is complete once its reply is awaited
         if self.back:
             got, self.back = self.back[:n], self.back[n:]
-            return got if len(got) == n else got + self.read(n - len(got))
+            if len(got) == n:
+                return got
+            rest = self.read(n - len(got))  # None: non-blocking and nothing more yet
+            return got if rest is None else got + rest
         r = self._read1(n)
         if r is None and not self.blocking:
             return None

@@ -73,7 +73,7 @@ def _load(d, name, slot):
 
 def _scan(d, name):
     """[(seq, obj, problem, slot)] for both slots, newest good copy first."""
-    got = [_load(d, name, s) + (s,) for s in _SLOTS]
+    got = [_load(d, name, s) + (s,) for s in _SLOTS]  # type: list
     # Good copies by seq, newest first; bad or missing slots after them.
     got.sort(key=lambda g: -1 if g[0] is None else g[0], reverse=True)
     return got

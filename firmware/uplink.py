@@ -16,9 +16,16 @@
 # The umqtt.simple subclass (mqttclient.Client) takes a fresh object per connection, wraps
 # packet ids before 65535 and skips an inbound PUBLISH larger than max_msg_bytes unread.
 #
+# Replies and card authorisation requests are time-bound: a server or a resident waits for
+# them. They go through a small RAM lane, `urgent()`, served in every connected step right
+# after the inbound packets, ahead of the outbox and never held by the backlog delay
+# (QoS 1, one at a time like the outbox). A reply stays in the lane across a reconnect;
+# an auth request (keep=False) is dropped with the link, its answer would come too late.
+#
 # idle() and on_command() are app code run inside the link: they may queue (outbox,
-# telemetry) but must not call step(). An exception they raise drops the link and is
-# re-raised from step().
+# telemetry, urgent) but must not call step(). An exception they raise drops the link and
+# is re-raised from step(). `tap(topic, payload)`, when set, sees every message published
+# (the simulator logs them).
 
 import errno
 import socket
@@ -57,6 +64,7 @@ DEFAULTS = {
     "flush_budget_ms": 50,  # outbox time per step
     "max_msg_bytes": 2048,  # larger inbound payloads are skipped (too_large)
     "max_inbound_per_step": 4,
+    "lane_max": 8,  # urgent messages (replies, auth requests) held in RAM
 }
 
 
@@ -97,6 +105,8 @@ class Uplink:
         self.status = birth  # the retained status; published as the birth on connect
         self.status_dirty = False
         self.telemetry = None
+        self.lane = []  # urgent (topic, payload, keep) in order
+        self.tap = None  # tap(topic, payload) after every publish
         self._ctx = None
         self.client = None  # set once connected (CONNACK, SUBACK, birth PUBACK)
         self.sock = None
@@ -112,7 +122,7 @@ class Uplink:
         self.app_error = None
         # figures for the data budget and the dashboard
         self.tx_bytes = self.rx_bytes = 0
-        self.connects = self.drops = self.acked = self.telemetry_sent = 0
+        self.connects = self.drops = self.acked = self.telemetry_sent = self.urgent_sent = 0
         self.too_large_count = self.bad_kind = 0
         self.last_error = None
 
@@ -133,11 +143,27 @@ class Uplink:
         self.telemetry = payload
         return True
 
+    def urgent(self, kind, payload, keep=True):
+        """Queue a QoS 1 message (kind: "reply" or "auth") ahead of the outbox, sent in the
+        next connected step. keep=False: dropped if the link drops before its PUBACK.
+        False (nothing queued) when the link is down or the lane is full."""
+        if self.client is None or len(self.lane) >= self.o["lane_max"]:
+            return False
+        self.lane.append((self.topic[kind], payload, keep))
+        return True
+
+    def abort(self):
+        """Drop the link now, as a vanished network would: no DISCONNECT (the broker
+        publishes the will). Reconnects after the usual backoff."""
+        if self.client is not None or self.sock is not None:
+            self._drop(OSError(errno.ECONNABORTED))
+
     def stats(self):
         """Counters for the data budget (MQTT bytes, TCP/TLS overhead not included)."""
         return {"tx_bytes": self.tx_bytes, "rx_bytes": self.rx_bytes,
                 "connects": self.connects, "drops": self.drops, "acked": self.acked,
-                "telemetry": self.telemetry_sent, "too_large": self.too_large_count,
+                "telemetry": self.telemetry_sent, "urgent": self.urgent_sent,
+                "too_large": self.too_large_count,
                 "bad_kind": self.bad_kind, "last_error": self.last_error}
 
     def step(self):
@@ -170,8 +196,7 @@ class Uplink:
         if self.client is None:
             return
         try:
-            self._arm(self.o["op_timeout_ms"])
-            self.client.publish(self.topic["status"], WILL, True, 1)
+            self._pub(self.topic["status"], WILL, True, 1)
             self.client.disconnect()
         except _LINK_ERRORS:
             pass
@@ -247,6 +272,8 @@ class Uplink:
         c.connect_via(sock, addr)
         c.subscribe(self.topic["cmd"], 1)
         c.publish(self.topic["status"], self.status, True, 1)  # birth
+        if self.tap is not None:
+            self.tap(self.topic["status"], self.status)
         self.client = c
         now = clock.ticks_ms()
         self.up_ms = self.rx_ms = self.tx_ms = now
@@ -267,6 +294,8 @@ class Uplink:
                 self.failures = 0
             self.client = None
         self._close_sock()
+        if self.lane:
+            self.lane = [m for m in self.lane if m[2]]
         self.resolve_since = None
         self.failures += 1
         cap = self.o["backoff_min_ms"] << min(self.failures - 1, 16)
@@ -305,16 +334,26 @@ class Uplink:
             c.ping()
             self.ping_ms = now
         if self.status_dirty:
-            self._arm(o["op_timeout_ms"])
-            c.publish(topic["status"], self.status, True, 1)
             self.status_dirty = False
+            self._pub(topic["status"], self.status, True, 1)
         if self.telemetry is not None:
-            self._arm(o["op_timeout_ms"])
-            c.publish(topic["telemetry"], self.telemetry, False, 0)
-            self.telemetry = None
+            t, self.telemetry = self.telemetry, None
+            self._pub(topic["telemetry"], t, False, 0)
             self.telemetry_sent += 1
+        lane = self.lane
+        while lane:  # urgent: ahead of the outbox, never held by the backlog delay
+            t, payload, _ = lane[0]
+            self._pub(t, payload, False, 1)  # returns after its PUBACK
+            lane.pop(0)
+            self.urgent_sent += 1
         if clock.ticks_diff(now, self.flush_at) >= 0:
             self._flush()
+
+    def _pub(self, topic, payload, retain, qos):
+        self._arm(self.o["op_timeout_ms"])
+        self.client.publish(topic, payload, retain, qos)
+        if self.tap is not None:
+            self.tap(topic, payload)
 
     def _skip_rest(self):
         # umqtt returns other packet types unread past the first byte: consume them.
@@ -334,8 +373,7 @@ class Uplink:
             if t is None:
                 self.bad_kind += 1  # cannot be routed: drop it rather than block the box
             else:
-                self._arm(self.o["op_timeout_ms"])
-                self.client.publish(t, payload, False, 1)  # returns after its PUBACK
+                self._pub(t, payload, False, 1)  # returns after its PUBACK
                 self.acked += 1
             box.ack(rid)
             self.idle_due()

@@ -114,8 +114,10 @@ def test_short_circuit_trips_overcurrent_within_one_sweep_and_locks():
     assert end["reason"] == "overcurrent"
     off = relay_times(ev, 1, False)[0]
     assert 100 < off <= 100.5, off
-    alarm = one(ev, "alarm", code="overcurrent", port=1)
-    assert alarm["level"] == "critical"
+    alarms = of(ev, "alarm", code="overcurrent", port=1)
+    assert [(a["state"], a["level"]) for a in alarms] == [("raised", "critical"),
+                                                          ("cleared", "critical")]
+    assert 130 <= alarms[1]["t"] <= 130.5  # cleared by the unlock
     replies = of(ev, "reply")
     assert [r.get("error") for r in replies] == [None, "port_locked", None, None]
     assert len(of(ev, "session_start", port=1)) == 2
@@ -333,3 +335,12 @@ def test_power_cut_ends_sessions_power_loss_when_resume_is_off():
     assert len(relay_times(ev, 0, True)) == 1  # never re-closed after the cut
     # billed what the last checkpoint held: 240-290 s of ~180 W
     assert 11.0 <= end["wh"] <= 15.0, end
+
+
+def test_unlock_clears_the_trip_alarms_and_a_new_trip_alarms_again():
+    ev, _ = run_scenario(scenario([
+        {"t": 1, "port": 0, "plug": {"model": "heater_1500w"}}, start(5, 0),
+        {"t": 30, "cmd": {"op": "unlock", "port": 0}}, start(40, 0)], duration_s=60))
+    states = [a["state"] for a in of(ev, "alarm", code="overcurrent", port=0)]
+    assert states == ["raised", "cleared", "raised"], states
+    assert [e["reason"] for e in of(ev, "session_end")] == ["overcurrent", "overcurrent"]

@@ -9,7 +9,6 @@ tapered (not in constant current, under 1.25 * full_w), an unplugged one ends
 """
 
 import json
-import os
 import subprocess
 
 from conftest import FULL

@@ -28,7 +28,8 @@ emus = []
 for p in range(10):
     r = contacts[p]
     emus.append(HLW8032Emu(volts=230.0, phase_us=p * 4999, seed=p + 1,
-                           load=lambda t, r=r: (230.0, 0.8, 180.0) if r.closed() else (230.0, 0.0, 0.0)))
+                           load=lambda t, r=r: (230.0, 0.8, 180.0) if r.closed()
+                           else (230.0, 0.0, 0.0)))
 select = [machine.Pin(g, machine.Pin.OUT, value=0) for g in P["mux_select"]]
 uart = machine.UART(P["meter_uarts"][0], baudrate=4800, bits=8, parity=0, stop=1, rxbuf=256)
 RxMux(select, emus, uart)
@@ -98,7 +99,8 @@ def test_missing_config_boots_on_defaults_with_an_alarm(tmp_path):
 import main
 events = []
 app, board, cfg, problems = main.build(%r, %r, clock=CLOCK, emit=events.append)
-print("cab", cfg["cabinet_id"], [e["value"] for e in events if e["ev"] == "alarm" and e["code"] == "config_invalid"])
+print("cab", cfg["cabinet_id"],
+      [e["value"] for e in events if e["ev"] == "alarm" and e["code"] == "config_invalid"])
 ''' % (str(tmp_path / "none.json"), str(tmp_path / "state")))
     assert "cab sim-001" in out and "missing (using defaults)" in out
 

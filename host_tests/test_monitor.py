@@ -169,7 +169,7 @@ def broker(tmp_path):
                 break
             except OSError:
                 if time.monotonic() > deadline or proc.poll() is not None:
-                    raise RuntimeError("mosquitto did not start on port %d" % port)
+                    raise RuntimeError("mosquitto did not start on port %d" % port) from None
                 time.sleep(0.05)
         yield port
     finally:

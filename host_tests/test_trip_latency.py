@@ -17,7 +17,8 @@ def test_short_circuit_opens_the_relay_within_one_sweep():
     p = subprocess.run([MICROPYTHON, "tools/sim/trip_latency.py", runs, "10"], cwd=ROOT,
                        capture_output=True, text=True, timeout=600)
     assert p.returncode == 0, p.stderr
-    figs = dict(line.split()[:2] for line in p.stdout.splitlines() if line.startswith(("trip", "meter")))
+    figs = dict(line.split()[:2] for line in p.stdout.splitlines()
+                if line.startswith(("trip", "meter")))
     worst, sweep = float(figs["trip_latency_worst_ms"]), float(figs["meter_sweep_ms"])
     print(p.stdout.splitlines()[-3:])
     assert len([ln for ln in p.stdout.splitlines() if ln.startswith("port ")]) == 10 * int(runs)

@@ -42,7 +42,8 @@ def read_lock(path):
                 continue
             parts = line.split()
             if len(parts) != 4:
-                raise SystemExit("%s:%d: want 'name version sha256 member', got %r" % (path, n, line))
+                raise SystemExit("%s:%d: want 'name version sha256 member', got %r"
+                                 % (path, n, line))
             pins.append(tuple(parts))
     return pins
 
@@ -65,7 +66,8 @@ def fetch(url):
         with urllib.request.urlopen(url, timeout=TIMEOUT_S) as r:
             return r.read()
     except (urllib.error.URLError, OSError) as e:
-        raise RuntimeError("cannot download %s: %s (is the package index reachable?)" % (url, e))
+        raise RuntimeError("cannot download %s: %s (is the package index reachable?)"
+                           % (url, e)) from e
 
 
 def release_url(base, name, version):

@@ -1,6 +1,5 @@
 # Shared set-up for the HLW8032 dual tests: a cabinet of emulated meters behind RX
 # multiplexers on fake UARTs, and the scanner that reads them.
-import sys
 
 import machine
 from hlw8032_emu import HLW8032Emu

@@ -15,7 +15,7 @@ def _run(load, seconds, step_s=10, powered=True):
 def _stage_times(trace):
     first = {}
     order = []
-    for t, w, st in trace:
+    for t, _w, st in trace:
         if st not in first:
             first[st] = t
             order.append(st)
@@ -98,9 +98,9 @@ def test_handshake_draws_nothing_for_about_40_s_and_again_after_a_power_cut():
     load = make_load({"model": "lithium_handshake", "soc": 0.4}, 9)
     assert load.model == "lithium_handshake"
     trace = list(_run(load, 60, step_s=1))
-    for t, w, st in trace[:36]:
+    for t, w, _st in trace[:36]:
         assert w < 1.0, (t, w)
-    for t, w, st in trace[45:]:
+    for t, w, _st in trace[45:]:
         assert w > 150, (t, w)
     load.advance(5000, False)  # supply off 5 s: the charger resets
     trace = list(_run(load, 60, step_s=1))
@@ -169,7 +169,7 @@ def test_idle_charger_draws_1_to_5_w_forever():
     for seed in (1, 2, 3, 4):
         load = make_load({"model": "idle_charger"}, seed)
         assert load.soc is None
-        for t, w, st in _run(load, 3 * 3600, 30):
+        for _t, w, _st in _run(load, 3 * 3600, 30):
             assert 1.0 <= w <= 5.0, w
 
 

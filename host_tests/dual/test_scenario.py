@@ -20,7 +20,7 @@ EXAMPLE = """{
     {"t": 1000,"power_cut": {"duration_s": 300}},
     {"t": 2000,"broker": "down"}
   ]
-}"""
+}"""  # noqa: E501 (verbatim)
 
 
 def _err(src):
@@ -155,9 +155,11 @@ def test_action_value_errors():
         "event 1 (t=1): swipe: unknown key 'prt'"
     assert _ev({"t": 1, "swipe": {"card": "04A1B2C3", "port": 12}}).startswith(
         "event 1 (t=1): swipe.port: 12 is out of range 0-9")
-    assert _ev({"t": 1, "keys": "12a#"}) == "event 1 (t=1): keys: '12a#' is not a string of 0-9 * #"
+    assert _ev({"t": 1, "keys": "12a#"}) == \
+        "event 1 (t=1): keys: '12a#' is not a string of 0-9 * #"
     assert _ev({"t": 1, "keys": ""}) == "event 1 (t=1): keys: '' is not a string of 0-9 * #"
-    assert _ev({"t": 1, "cmd": {"port": 1}}) == "event 1 (t=1): cmd.op: None is not a non-empty string"
+    assert _ev({"t": 1, "cmd": {"port": 1}}) == \
+        "event 1 (t=1): cmd.op: None is not a non-empty string"
     assert _ev({"t": 1, "cmd": "start"}) == "event 1 (t=1): cmd: 'start' is not an object"
     assert _ev({"t": 1, "port": 2, "fault": "fire"}) == (
         "event 1 (t=1): fault 'fire' is not one of short, overload, heater, relay_weld, "
@@ -180,7 +182,8 @@ def test_action_value_errors():
     assert _ev({"t": 1, "power_cut": {}}) == "event 1 (t=1): power_cut.duration_s: missing"
     assert _ev({"t": 1, "power_cut": {"duration_s": 5, "s": 1}}) == \
         "event 1 (t=1): power_cut: unknown key 's'"
-    assert _ev({"t": 1, "broker": "flaky"}) == "event 1 (t=1): broker 'flaky' is not one of down, up"
+    assert _ev({"t": 1, "broker": "flaky"}) == \
+        "event 1 (t=1): broker 'flaky' is not one of down, up"
 
 
 def test_every_valid_action_loads():

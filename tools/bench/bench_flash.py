@@ -8,14 +8,14 @@ sys.path[:0] = ["tools/bench", "tools/sim", ".", "lib"]
 
 import os  # noqa: E402
 
+from benchboard import Board, _Count  # noqa: E402
 from vclock import CLOCK  # noqa: E402
+
 from firmware import config as config_mod  # noqa: E402
 from firmware.app import App  # noqa: E402
 from firmware.journal import Journal  # noqa: E402
 from firmware.outbox import Outbox  # noqa: E402
 from firmware.persist import Persist  # noqa: E402
-from benchboard import Board, _Count  # noqa: E402
-
 
 
 def main():

@@ -88,7 +88,7 @@ def sweep_ms(uarts, seconds=20):
           for i in range(uarts)]
     x = 12345
     emus = []
-    for p in range(10):
+    for _ in range(10):
         x = (x * 1103515245 + 12345) & 0x7FFFFFFF
         emus.append(HLW8032Emu(volts=230.0, amps=3.0, phase_us=(x >> 8) % 55000))
     for u in range(uarts):

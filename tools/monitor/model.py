@@ -17,7 +17,12 @@ Topics (PROTOCOL.md): `{prefix}/{cabinet}/status|telemetry|event|alarm`.
                   "fen": 5,                  # session cost so far, fen
                   "el": 600,                 # session elapsed (charging) time, s
                   "sid": "..."},             # optional session id
-                 ...]}
+                 ...],
+       "full": true}                         # optional: every port is listed
+
+  The firmware lists only the ports in a session or whose state changed since its last
+  message, and every port in a "full" one (docs/protocol.md, "Telemetry"); a port not
+  listed keeps its values here.
 
 - event: `session_start` / `session_end` records (session id, start, end reason).
 - alarm: `id`, `code`, `port` (null: the cabinet), `level`, `state`, `value`, `t`

@@ -11,13 +11,13 @@
 # The physical world (plugged chargers, their state of charge, faults) lives here and
 # carries on across a firmware restart.
 
-import machine
-from vclock import CLOCK
 import chargers
+import machine
 from hlw8032_emu import HLW8032Emu
 from ntc_model import NTCModel
 from relay_model import Relay
 from rxmux import RxMux
+from vclock import CLOCK
 
 from drivers.inputs import Debounced
 from drivers.meterscan import MeterScanner

@@ -30,7 +30,8 @@ class Leg(Sim):
         end_us = int(self.sc.duration_s * 1000000)
         events = self.sc.events
         while CLOCK.us < end_us:
-            while self.next_event < len(events) and events[self.next_event]["t"] * 1000000 <= CLOCK.us:
+            while (self.next_event < len(events)
+                   and events[self.next_event]["t"] * 1000000 <= CLOCK.us):
                 self.apply(events[self.next_event])
                 self.next_event += 1
             self.board.step(self.tick_ms)

@@ -353,7 +353,7 @@ class MFRC522Chip:
         first, n = answers[0]
         diff = 0
         wired = 0
-        for v, k in answers:
+        for v, _k in answers:
             diff |= v ^ first
             wired |= v
         err = 0

@@ -20,10 +20,10 @@ import random  # noqa: E402
 import time  # noqa: E402
 
 import scenario as scenario_mod  # noqa: E402
+import simlink  # noqa: E402
 from board import VirtualBoard  # noqa: E402
 from vclock import CLOCK  # noqa: E402
 from firmware import config as config_mod  # noqa: E402
-from firmware import commands  # noqa: E402
 from firmware.app import App  # noqa: E402
 from firmware.journal import Journal  # noqa: E402
 from firmware.outbox import Outbox  # noqa: E402
@@ -156,12 +156,10 @@ class Sim:
             b.set_smoke(ev["smoke"])
         elif "power_cut" in ev:
             self.power_cut(ev["power_cut"]["duration_s"])
-        elif "cmd" in ev:
-            claims = dict(ev["cmd"])
-            claims.setdefault("jti", "sim-%d" % self.next_event)
-            reply = commands.handle(self.app, claims)
-            reply["ev"] = "reply"
-            self.log(reply)
+        elif "cmd" in ev:  # signed with the cabinet key, as a server would (simlink.py)
+            simlink.command(self, ev)
+        elif "broker" in ev:
+            simlink.broker(self, ev["broker"])
         elif "swipe" in ev:
             sw = ev["swipe"]
             if sw.get("port") is None:
@@ -186,7 +184,10 @@ class Sim:
                 self.next_event += 1
             self.board.step(self.tick_ms)
             self.app.tick()
-            if self.outbox.count:
+            link = getattr(self, "link", None)  # simlink.attach: a broker
+            if link is not None:
+                link.step()
+            elif self.outbox.count:
                 self.deliver()
             if speed:
                 self._pace(wall0, speed)
@@ -208,14 +209,21 @@ def main(argv):
     except scenario_mod.ScenarioError as e:
         sys.stderr.write("run.py: %s: %s\n" % (opts["scenario"], e))
         return 2
+    broker = None
     if opts["broker"]:
-        sys.stderr.write("run.py: --broker: the MQTT uplink is not built yet\n")
-        return 2
+        try:
+            broker = simlink.parse_broker(opts["broker"])
+        except ValueError as e:
+            sys.stderr.write("run.py: %s\n%s\n" % (e, USAGE))
+            return 2
     out = open(opts["log"], "w") if opts["log"] else sys.stdout
     sim = None
     try:
         sim = Sim(sc, out, opts["state"], opts["tick"], fidelity=opts["fidelity"])
+        if broker is not None:
+            simlink.attach(sim, broker[0], broker[1], speed=opts["speed"])
         sim.run(speed=opts["speed"])
+        simlink.finish(sim)
     except scenario_mod.ScenarioError as e:
         sys.stderr.write("run.py: %s: %s\n" % (opts["scenario"], e))
         return 2

@@ -52,7 +52,8 @@ def main(argv):
             at = 20000 + (p * 7919 + r * 3331) % 1500  # every phase of the sweep
             ms, sweep = one(p, ports, at, seed=1 + r)
             sweeps.append(sweep)
-            print("port %d fault_at %d ms -> relay open after %.0f ms (sweep %d ms)" % (p, at, ms, sweep))
+            print("port %d fault_at %d ms -> relay open after %.0f ms (sweep %d ms)"
+                  % (p, at, ms, sweep))
             worst = max(worst, ms)
             total += ms
             n += 1
