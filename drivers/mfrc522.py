@@ -83,6 +83,7 @@ _CASCADE_TAG = const(0x88)  # first byte of UID CLn when the UID goes on
 _SAK_CASCADE = const(0x04)  # SAK b3 (ISO numbering from b1): UID not complete
 _GUARD_MS = const(5)  # unmodulated field before the first command (cards power up)
 _WAIT_MS = const(10)  # no IRQ this long with a 1 ms chip timer: the chip is not running
+_IRQ_POLL_US = const(100)  # between IRQ register reads while the RF exchange runs
 _RESET_MS = const(10)  # bound for the oscillator to run after a reset (~38 us typ.)
 
 # Exchange results
@@ -110,6 +111,7 @@ class MFRC522:
         self._tms = clock.ticks_ms
         self._tdiff = clock.ticks_diff
         self._sleep_ms = clock.sleep_ms
+        self._sleep_us = getattr(clock, "sleep_us", None)
         self.repeat_ms = repeat_ms
         self.retry_ms = retry_ms
         cs.init(cs.OUT, value=1)
@@ -248,6 +250,8 @@ class MFRC522:
                 return _TIMEOUT
             if self._tdiff(self._tms(), t0) > _WAIT_MS:
                 return _HUNG
+            if self._sleep_us is not None:
+                self._sleep_us(_IRQ_POLL_US)  # a card answers in ~0.1 ms, the timer in 1
         if cmd != _CMD_TRANSCEIVE:
             return _OK
         err = self._rd(_ERROR_REG)

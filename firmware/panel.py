@@ -13,7 +13,7 @@ from firmware import codes
 from firmware import ui_text as T
 from firmware.resident import Resident
 
-READER_MS = 200
+READER_MS = 300  # a card is held ~1 s: read within a third of that
 SCREEN_MS = 250
 ROTATE_MS = 5000  # idle screens rotate this often
 _ROTATION = (T.IDLE, T.GRID, T.QR)
@@ -69,7 +69,7 @@ class Panel:
         return None
 
     def _offline_ok(self, card):
-        return self.cloud is not None and self.cloud.offline_ok(card)
+        return self.cloud is not None and self.cloud.card_ok(card)
 
     def _states(self):
         return self.app.state

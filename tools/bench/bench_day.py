@@ -19,34 +19,42 @@ class _Null:
         pass
 
 
-def main():
+def day(panel):
     sc = scenario_mod.load(dayplan.busy_day())
     gc.collect()
     base = gc.mem_alloc()  # every module's code is loaded by now (frozen on the device)
-    sim = Sim(sc, _Null())
+    sim = Sim(sc, _Null(), panel=panel)
     t0 = time.ticks_ms()
     peak = 0
-    step_s = 600
     t = 0
     while t < sc.duration_s:
-        t += step_s
+        t += 600
         sim.run(until_s=t)
         gc.collect()
         live = gc.mem_alloc()
         if live > peak:
             peak = live
     wall = time.ticks_diff(time.ticks_ms(), t0) / 1000
-    j = sim.app.persist.journal
-    ob = sim.app.persist.outbox
-    hours = CLOCK.us / 3600e6
+    flash = sim.app.persist.journal.writes + sim.app.persist.outbox.writes
+    ends = sim.log.counts.get("session_end", 0)
+    sim.close()
+    return wall, sc.duration_s, peak, base, flash / (CLOCK.us / 3600e6), ends
+
+
+def main():
+    only_core = "--core" in sys.argv
+    wall, dur, peak, base, flash_h, ends = day(False)
     print("busy_day_24h_10port_wall %.1f s" % wall)
-    print("sim_speed_x %.0f x" % (sc.duration_s / wall))
-    print("busy_day_sessions %d ended" % sim.log.counts.get("session_end", 0))
+    print("sim_speed_x %.0f x" % (dur / wall))
+    print("busy_day_sessions %d ended" % ends)
     print("busy_day_heap_peak %d bytes" % peak)
     print("busy_day_heap_code %d bytes" % base)
     print("busy_day_heap_data_peak %d bytes" % (peak - base))
-    print("flash_writes_per_h_busy_day %.0f writes" % ((j.writes + ob.writes) / hours))
-    sim.close()
+    print("flash_writes_per_h_busy_day %.0f writes" % flash_h)
+    if not only_core:
+        wall, dur, peak, base, flash_h, ends = day(True)
+        print("busy_day_with_panel_wall %.1f s" % wall)
+        print("busy_day_with_panel_heap_data_peak %d bytes" % (peak - base))
 
 
 main()

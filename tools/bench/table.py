@@ -29,7 +29,8 @@ TARGETS = {
     "control_us_per_port_tick": "<= 100 us",
     "control_heap_bytes_per_tick": "0",
     "naive_control_heap_bytes_per_tick": "(baseline: floats and tuples per reading)",
-    "busy_day_24h_10port_wall": "<= 60 s",
+    "busy_day_24h_10port_wall": "<= 60 s (control core, model meters)",
+    "busy_day_with_panel_wall": "(reader, keypad and OLED models too)",
     "busy_day_heap_data_peak": "< 64 KiB of data (code frozen on the device)",
     "busy_day_min_heapsize_kib": "as small as it gets (code in RAM here)",
     "trip_latency_worst_ms": "<= one meter sweep",
@@ -70,6 +71,7 @@ def mpy_tree():
                 else:
                     subprocess.run([MPY_CROSS, "-o", dst, src], check=True)
     script = open(os.path.join(ROOT, "tools/bench/bench_day.py")).read().replace(
+        'only_core = "--core" in sys.argv', "only_core = True").replace(
         '["tools/sim", ".", "lib"]', repr([d + "/tools/sim", d, d + "/lib"]))
     with open(os.path.join(d, "day.py"), "w") as f:
         f.write(script)

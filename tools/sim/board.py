@@ -183,9 +183,9 @@ class VirtualBoard:
         self.card_chip.present([card_hex])
         self._card_until_us = CLOCK.us + hold_ms * 1000
 
-    def keys(self, text, press_ms=600, gap_ms=300):
+    def keys(self, text, press_ms=600, gap_ms=300, after_ms=0):
         """Keys pressed one after another (long enough for any control tick)."""
-        after = 0
+        after = after_ms
         for k in text:
             self.keypad_model.press(k, press_ms, after_ms=after)
             after += press_ms + gap_ms

@@ -11,9 +11,13 @@ def busy_day(ports=10, sessions=30, seed=7, duration_s=86400):
     free_at = [0] * ports
     t = 300
     made = 0
-    gap = duration_s // (sessions + 2)
+    gap = duration_s // (sessions * 2)
     while made < sessions and t < duration_s - 3600:
         p = r.next() % ports
+        for k in range(ports):  # the first free port from a random one
+            if free_at[(p + k) % ports] <= t:
+                p = (p + k) % ports
+                break
         if free_at[p] <= t:
             model = _MODELS[r.next() % len(_MODELS)]
             soc = 0.1 + (r.next() % 70) / 100

@@ -32,6 +32,9 @@ VERTICAL = 1
 PAGE = 2
 
 
+_KEEP_COMMANDS = 512  # the most recent commands kept for tests
+
+
 class OledModel:
     def __init__(self, clock=CLOCK, bus_hz=BUS_HZ):
         self.clock = clock
@@ -70,6 +73,10 @@ class OledModel:
             i += 1
             data = ctrl & 0x40
             end = i + 1 if ctrl & 0x80 else n  # Co: one byte, then another control byte
+            if data and end - i > 1 and self.mode == HORIZONTAL:
+                self._data_run(buf, i, min(end, n))
+                i = end
+                continue
             for k in range(i, min(end, n)):
                 if data:
                     self._data(buf[k])
@@ -97,6 +104,8 @@ class OledModel:
 
     def _run(self, c, a):
         self.commands.append((c,) + tuple(a))
+        if len(self.commands) > _KEEP_COMMANDS:  # a long simulation must not grow forever
+            del self.commands[:_KEEP_COMMANDS // 2]
         if c == 0x20:
             self.mode = a[0] & 3
         elif c == 0x21:
@@ -129,6 +138,19 @@ class OledModel:
             self.col = (self.col & 0x0F) | ((c & 0x0F) << 4)
 
     # --- display data ---
+    def _data_run(self, buf, i, end):
+        """Horizontal addressing: copy whole runs of a page at once (same as _data)."""
+        while i < end:
+            take = min(end - i, self.col1 - self.col + 1)
+            o = self.page * W + self.col
+            self.ram[o:o + take] = buf[i:i + take]
+            self.data_bytes += take
+            i += take
+            self.col += take
+            if self.col > self.col1:
+                self.col = self.col0
+                self.page = self.page0 if self.page >= self.page1 else self.page + 1
+
     def _data(self, b):
         self.ram[self.page * W + self.col] = b
         self.data_bytes += 1

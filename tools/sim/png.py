@@ -18,9 +18,9 @@ _ADLER_MOD = 65521
 _ADLER_RUN = 5552  # bytes summed before a modulo cannot overflow 32 bits
 
 
-def adler32(data):
-    a = 1
-    b = 0
+def adler32(data, value=1):
+    a = value & 0xFFFF
+    b = value >> 16
     i = 0
     n = len(data)
     while i < n:
@@ -35,21 +35,33 @@ def adler32(data):
 
 
 def zlib_stored(raw):
-    """A zlib stream holding raw in stored deflate blocks."""
-    out = bytearray(b"\x78\x01")  # deflate, 32 K window; check bits make it % 31 == 0
+    """A zlib stream holding raw in stored deflate blocks (one buffer, sized up front)."""
     n = len(raw)
+    blocks = max(1, (n + _MAX_STORED - 1) // _MAX_STORED)
+    out = bytearray(2 + 5 * blocks + n + 4)
+    out[0:2] = b"\x78\x01"  # deflate, 32 K window; check bits make it % 31 == 0
+    o = 2
     i = 0
     while True:
         k = min(_MAX_STORED, n - i)
         final = 1 if i + k >= n else 0
-        out.append(final)  # BFINAL, BTYPE = 00 (stored)
-        out += struct.pack("<HH", k, k ^ 0xFFFF)
-        out += raw[i:i + k]
+        out[o] = final  # BFINAL, BTYPE = 00 (stored)
+        out[o + 1:o + 5] = struct.pack("<HH", k, k ^ 0xFFFF)
+        out[o + 5:o + 5 + k] = raw[i:i + k]
+        o += 5 + k
         i += k
         if final:
             break
-    out += struct.pack(">I", adler32(raw))
-    return bytes(out)
+    out[o:o + 4] = struct.pack(">I", adler32(raw))
+    return out
+
+
+def _chunk_to(f, kind, body):
+    crc = binascii.crc32(body, binascii.crc32(kind)) & 0xFFFFFFFF
+    f.write(struct.pack(">I", len(body)))
+    f.write(kind)
+    f.write(body)
+    f.write(struct.pack(">I", crc))
 
 
 def _chunk(kind, body):
@@ -61,7 +73,8 @@ def scanlines(buf, width, height, scale=1, grey=False):
     """PNG raw image data (filter byte 0 per row) of a MONO_VLSB frame, scaled up."""
     w = width * scale
     row_bytes = w if grey else (w + 7) // 8
-    raw = bytearray()
+    raw = bytearray(height * scale * (row_bytes + 1))  # sized up front: no regrowth
+    o = 0
     row = bytearray(row_bytes)
     for y in range(height):
         src = (y >> 3) * width
@@ -76,8 +89,9 @@ def scanlines(buf, width, height, scale=1, grey=False):
                     else:
                         row[k >> 3] |= 0x80 >> (k & 7)
         for _ in range(scale):
-            raw.append(0)  # filter type None
-            raw += row
+            raw[o] = 0  # filter type None
+            raw[o + 1:o + 1 + row_bytes] = row
+            o += 1 + row_bytes
     return raw
 
 
@@ -91,7 +105,51 @@ def encode(buf, width, height, scale=1, grey=False):
 
 
 def write(path, buf, width, height, scale=1, grey=False):
-    data = encode(buf, width, height, scale, grey)
+    """Stream the PNG to path a few rows at a time: one stored deflate block per IDAT
+    chunk, so no buffer is larger than ~2 KB (a long simulation fragments the heap)."""
+    w = width * scale
+    row_bytes = w if grey else (w + 7) // 8
+    ihdr = struct.pack(">IIBBBBB", w, height * scale, 8 if grey else 1, _GREYSCALE, 0, 0, 0)
+    rows_per_block = max(1, 2048 // (row_bytes + 1))
+    total = height * scale
+    adler = 1
+    row = bytearray(row_bytes)
     with open(path, "wb") as f:
-        f.write(data)
-    return len(data)
+        f.write(_SIGNATURE)
+        _chunk_to(f, b"IHDR", ihdr)
+        y_out = 0
+        first = True
+        while y_out < total:
+            k = min(rows_per_block, total - y_out)
+            block = bytearray(k * (row_bytes + 1))
+            o = 0
+            for j in range(k):
+                _row(buf, width, (y_out + j) // scale, scale, grey, row)
+                block[o] = 0  # filter type None
+                block[o + 1:o + 1 + row_bytes] = row
+                o += 1 + row_bytes
+            y_out += k
+            adler = adler32(block, adler)
+            final = 1 if y_out >= total else 0
+            body = (b"\x78\x01" if first else b"") + bytes([final]) + struct.pack(
+                "<HH", len(block), len(block) ^ 0xFFFF) + block
+            if final:
+                body += struct.pack(">I", adler)
+            _chunk_to(f, b"IDAT", body)
+            first = False
+        _chunk_to(f, b"IEND", b"")
+
+
+def _row(buf, width, y, scale, grey, row):
+    """One scaled-up scanline of a MONO_VLSB frame into row."""
+    src = (y >> 3) * width
+    bit = y & 7
+    for i in range(len(row)):
+        row[i] = 0
+    for x in range(width):
+        if (buf[src + x] >> bit) & 1:
+            for k in range(x * scale, (x + 1) * scale):
+                if grey:
+                    row[k] = 0xFF
+                else:
+                    row[k >> 3] |= 0x80 >> (k & 7)

@@ -2,7 +2,7 @@
 #
 #   micropython tools/sim/run.py SCENARIO.json [--broker HOST:PORT] [--log FILE]
 #                                [--state DIR] [--speed N] [--tick MS]
-#                                [--fidelity model|bytes]
+#                                [--fidelity model|bytes] [--screens DIR]
 #
 # Writes the JSON-lines event log (ARCHITECTURE.md "Simulator (contract)") to FILE or
 # stdout. Runs as fast as possible unless --speed N (virtual seconds per wall second).
@@ -14,11 +14,13 @@ for _p in (_root + "/lib", _root, _here):
     if _p not in sys.path:
         sys.path.insert(0, _p)
 
+import gc  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
 import random  # noqa: E402
 import time  # noqa: E402
 
+import png  # noqa: E402
 import scenario as scenario_mod  # noqa: E402
 import simlink  # noqa: E402
 from board import VirtualBoard  # noqa: E402
@@ -27,10 +29,11 @@ from firmware import config as config_mod  # noqa: E402
 from firmware.app import App  # noqa: E402
 from firmware.journal import Journal  # noqa: E402
 from firmware.outbox import Outbox  # noqa: E402
+from firmware.panel import Panel  # noqa: E402
 from firmware.persist import Persist  # noqa: E402
 
 USAGE = ("usage: micropython tools/sim/run.py SCENARIO.json [--broker HOST:PORT] "
-         "[--log FILE] [--state DIR] [--speed N] [--tick MS] [--fidelity model|bytes]")
+         "[--log FILE] [--state DIR] [--speed N] [--tick MS] [--fidelity model|bytes] [--screens DIR]")
 
 
 class UsageError(Exception):
@@ -39,6 +42,7 @@ class UsageError(Exception):
 
 def parse_args(argv):
     opts = {"scenario": None, "broker": None, "log": None, "state": None, "speed": None,
+            "screens": None,
             "tick": None, "fidelity": "model"}
     i = 0
     while i < len(argv):
@@ -87,7 +91,7 @@ class Sim:
     """One scenario run. Also used directly by tests and benchmarks."""
 
     def __init__(self, sc, out, state_dir=None, tick_ms=None, seed=1, fidelity="model",
-                 boot=True):
+                 boot=True, panel=True):
         self.sc = sc
         CLOCK.us = 0
         CLOCK.epoch0 = sc.start_epoch
@@ -104,6 +108,10 @@ class Sim:
         self.own_state = state_dir is None
         self.state_dir = state_dir or "/tmp/ebike-sim-%08x" % random.getrandbits(32)
         _makedirs(self.state_dir)
+        self.with_panel = panel  # the front panel (reader, keypad, OLED) runs too
+        self.screens = None  # --screens DIR
+        self.seen_frames = {}
+        self.pushes = -1
         self.app = self.boot() if boot else None
         self.next_event = 0
 
@@ -113,7 +121,30 @@ class Sim:
         journal = Journal(self.state_dir, cfg["ports"], CLOCK, cfg["checkpoint_s"])
         outbox = Outbox(self.state_dir, prefix=cfg["cabinet_id"] + "-")
         self.outbox = outbox
-        return App(self.board, cfg, self.log, Persist(journal, outbox))
+        app = App(self.board, cfg, self.log, Persist(journal, outbox))
+        self.panel = Panel(app, self.board, cfg) if self.with_panel else None
+        return app
+
+    def panel_cloud(self):
+        """Give the front panel the cloud of the firmware running now (card auth)."""
+        cloud = simlink.cloud_of(self)
+        if self.panel.cloud is not cloud:
+            self.panel.cloud = cloud
+            cloud.on_auth = self._on_auth
+
+    def _on_auth(self, rid, ok, limit, order):
+        self.panel.on_auth_result(ok, limit, None, rid)
+
+    def capture(self):
+        """--screens: each distinct OLED frame, as the panel shows it, to a PNG."""
+        img = bytes(self.board.oled.image())
+        if img in self.seen_frames:
+            return
+        self.seen_frames[img] = True
+        screen = self.panel.display._screen if self.panel.display else "none"
+        gc.collect()  # a 512x256 PNG needs a few contiguous 16 KB buffers
+        png.write("%s/%04d_%s_t%d.png" % (self.screens, len(self.seen_frames), screen,
+                                          CLOCK.us // 1000000), img, 128, 64, scale=4)
 
     def power_cut(self, duration_s):
         """Mains off: the controller dies, the world goes on, then it boots again."""
@@ -161,13 +192,14 @@ class Sim:
         elif "broker" in ev:
             simlink.broker(self, ev["broker"])
         elif "swipe" in ev:
+            # The card is held to the virtual reader; with a port, the resident also
+            # types it on the keypad and confirms (the whole resident flow runs).
             sw = ev["swipe"]
-            if sw.get("port") is None:
-                raise scenario_mod.ScenarioError(
-                    "event %d: swipe without a port needs the keypad flow" % self.next_event)
-            err = self.app.start(sw["port"], "card:" + sw["card"], {"full": True})
-            if err is not None:
-                self.log({"ev": "refused", "port": sw["port"], "error": err})
+            b.swipe(sw["card"])
+            if sw.get("port") is not None:
+                b.keys("%d##" % (sw["port"] + 1), after_ms=1500)
+        elif "keys" in ev:
+            b.keys(ev["keys"])
         else:
             raise scenario_mod.ScenarioError(
                 "event %d: %s is not supported by this simulator yet"
@@ -184,6 +216,13 @@ class Sim:
                 self.next_event += 1
             self.board.step(self.tick_ms)
             self.app.tick()
+            if self.panel is not None:
+                self.panel_cloud()
+                self.panel.step()
+                d = self.panel.display
+                if self.screens and d is not None and d.pushes != self.pushes and not d.busy():
+                    self.pushes = d.pushes  # the panel finished showing something new
+                    self.capture()
             link = getattr(self, "link", None)  # simlink.attach: a broker
             if link is not None:
                 link.step()
@@ -220,6 +259,9 @@ def main(argv):
     sim = None
     try:
         sim = Sim(sc, out, opts["state"], opts["tick"], fidelity=opts["fidelity"])
+        if opts["screens"]:
+            _makedirs(opts["screens"])
+            sim.screens = opts["screens"]
         if broker is not None:
             simlink.attach(sim, broker[0], broker[1], speed=opts["speed"])
         sim.run(speed=opts["speed"])
