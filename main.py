@@ -12,6 +12,7 @@ from drivers import cabinet
 from firmware import bootguard, codes
 from firmware import config as config_mod
 from firmware.app import App
+from firmware.cloud import Cloud, load_overrides, uplink_opts
 from firmware.journal import Journal
 from firmware.outbox import Outbox
 from firmware.panel import Panel
@@ -39,8 +40,10 @@ class Console:
 def build(cfg_path="config.json", state_dir="state", clock=None, emit=None):
     """(app, board, cfg, problems): relays off, ports restored, nothing started yet."""
     cfg, problems = config_mod.load(cfg_path)
-    board = cabinet.build(cfg, machine, time, clock)  # relays all off at construction
     _mkdir(state_dir)
+    cfg, more = load_overrides(state_dir, cfg)  # what `config` commands changed since
+    problems = problems + more
+    board = cabinet.build(cfg, machine, time, clock)  # relays all off at construction
     unstable = bootguard.note_boot(state_dir)
     svc = cfg["pins"]["service"]
     held = svc is not None and machine.Pin(svc, machine.Pin.IN, machine.Pin.PULL_UP).value() == 0
@@ -59,19 +62,72 @@ def build(cfg_path="config.json", state_dir="state", clock=None, emit=None):
     return app, board, cfg, problems + board.problems
 
 
-def run(app, board, cfg, state_dir="state", max_ticks=None, wdt=None, panel=None):
+class Net:
+    """The network side on the device: WiFi (or PPP), the MQTT uplink and the cloud glue.
+
+    Everything here is stepped from the main loop after the protection has run, and
+    every socket wait inside the uplink runs the control tick between 10 ms slices
+    (firmware/slicesock.py), so a dead broker never delays a trip."""
+
+    def __init__(self, app, board, cfg, state_dir, network, idle):
+        from firmware import netif
+        from firmware.uplink import Uplink
+
+        self.link = None
+        if cfg["net"] != "none" and network is not None:
+            self.link = netif.make_link(network, cfg, time)
+        rssi = self.link.rssi if self.link is not None else None
+        self.cloud = Cloud(app, state_dir, app.persist.outbox, set_time=_set_rtc, rssi=rssi)
+        # Socket deadlines need real time: the uplink runs on the time module.
+        self.uplink = Uplink(uplink_opts(cfg, _read), time, app.persist.outbox,
+                             self.cloud.on_command, idle, self.cloud.status_payload())
+        self.cloud.attach(self.uplink)
+
+    def step(self):
+        self.cloud.tick()
+        if self.link is not None:
+            self.link.step()
+            if not self.link.isconnected():
+                return
+        self.uplink.step()
+
+
+def _set_rtc(epoch):
+    t = time.gmtime(epoch - cabinet.Clock(time).offset)
+    machine.RTC().datetime((t[0], t[1], t[2], t[6], t[3], t[4], t[5], 0))
+
+
+def _read(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def run(app, board, cfg, state_dir="state", max_ticks=None, wdt=None, panel=None,
+        network=None):
     """The main loop. Returns after max_ticks (tests); never on the device."""
     clock = board.clock
     panel = panel or Panel(app, board, cfg)
     wdt = wdt or machine.WDT(timeout=cfg["wdt_s"] * 1000)
+
+    def control():  # what must run every tick, also while a socket waits
+        app.tick()
+        wdt.feed()
+
+    net = Net(app, board, cfg, state_dir, network, control)
+    panel.cloud = net.cloud
+    net.cloud.on_auth = lambda rid, ok, limit, order: panel.on_auth_result(ok, limit, None, rid)
     started = clock.ticks_ms()
     stable = False
     ticks = 0
     while max_ticks is None or ticks < max_ticks:
         t0 = clock.ticks_ms()
-        app.tick()  # meters, protection, sessions: first, every tick
+        control()  # meters, protection, sessions: first, every tick
         panel.step()  # card reader, keypad, screen: bounded, never raises
-        wdt.feed()
+        net.step()  # network: bounded slices, the control tick runs inside every wait
+        if net.cloud.reboot_due():
+            net.uplink.close()
+            board.relays.all_off()
+            machine.reset()
         if not stable and clock.ticks_diff(t0, started) >= bootguard.STABLE_MS:
             stable = True
             bootguard.mark_stable(state_dir)
@@ -91,7 +147,9 @@ def main():
         print("SAFE MODE: relays off, REPL available")
         return  # back to the REPL; no watchdog was started
     try:
-        run(app, board, cfg)
+        import network
+
+        run(app, board, cfg, network=network)
     except Exception as e:  # fail safe, log, let the watchdog or a reset restart us
         board.relays.all_off()
         sys.print_exception(e)

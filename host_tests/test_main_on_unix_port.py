@@ -142,3 +142,53 @@ print("port3", app.state[3], app.sessions[3], "coils", sum(c.energised for c in 
 ''' % (str(tmp_path / "config.json"), str(state)))
     assert "'config_invalid'" in out and "'storage_fault'" in out, out
     assert "port3 idle None coils 0" in out, out
+
+
+def test_main_on_wifi_reaches_a_real_broker_and_takes_a_signed_start(tmp_path):
+    # main.run on the unix port: WiFi (fake network module, virtual radio) comes up, the
+    # uplink connects to a real mosquitto, the retained birth arrives, and a signed
+    # `start` from the "server" opens port 0.
+    from mqttkit import Mosquitto, Server
+
+    broker = Mosquitto(tmp_path)
+    srv = Server(broker.port)
+    try:
+        cfg = {"ports": 10, "mqtt_host": "127.0.0.1",  # cabinet sim-001, the test key
+               "mqtt_port": broker.port, "wifi_ssid": "estate", "wifi_password": "secret"}
+        (tmp_path / "config.json").write_text(json.dumps(cfg))
+        state = str(tmp_path / "state")
+        code = RIG + r'''
+import network, main
+network.WORLD.aps = {"estate": {"key": "secret", "rssi": -58}}
+events = []
+app, board, cfg, problems = main.build(%r, %r, clock=CLOCK, emit=events.append)
+import time
+_sleep = CLOCK.sleep_ms
+def paced(ms):  # the loop keeps wall-clock pace so the broker's answers can arrive
+    _sleep(ms)
+    time.sleep_ms(ms)
+CLOCK.sleep_ms = paced
+main.run(app, board, cfg, %r, max_ticks=300, network=network)  # 6 s
+print("session", app.sessions[0] is not None and app.sessions[0].auth)
+''' % (str(tmp_path / "config.json"), state, state)
+        import subprocess
+        import threading
+
+        from mpy import MICROPYTHON, PRELUDE, ROOT
+        path = tmp_path / "prog.py"
+        path.write_text(PRELUDE + code)
+        p = subprocess.Popen([MICROPYTHON, str(path)], cwd=ROOT, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+        birth = srv.wait("status", lambda o: o.get("online") is True, 30)
+        assert birth["ports"] == 10
+        # signed for the cabinet's (virtual) wall clock, which starts 2025-11-27 00:00 UTC
+        threading.Timer(0.2, lambda: srv.command({"op": "start", "port": 0,
+                                                  "limit": {"minutes": 30}},
+                                                 now=1764201600)).start()
+        out, err = p.communicate(timeout=60)
+        assert p.returncode == 0, err + out
+        assert "session remote" in out, out
+        assert srv.wait("reply", lambda o: o.get("ok") is True, 10)
+    finally:
+        srv.close()
+        broker.stop()
