@@ -115,7 +115,8 @@ def run(app, board, cfg, state_dir="state", max_ticks=None, wdt=None, panel=None
 
     net = Net(app, board, cfg, state_dir, network, control)
     panel.cloud = net.cloud
-    net.cloud.on_auth = lambda rid, ok, limit, order: panel.on_auth_result(ok, limit, None, rid)
+    net.cloud.on_auth = (  # pyright: ignore[reportAttributeAccessIssue]
+        lambda rid, ok, limit, order: panel.on_auth_result(ok, limit, None, rid))
     started = clock.ticks_ms()
     stable = False
     ticks = 0

@@ -38,7 +38,7 @@ from firmware.slicesock import SliceSock, tls_context
 try:
     import random
 
-    def _rand(n):
+    def _rand(n):  # pyright: ignore[reportRedeclaration]  (the fallback below or this)
         return random.getrandbits(30) % n if n > 0 else 0
 except ImportError:  # pragma: no cover
     def _rand(n):

@@ -71,8 +71,8 @@ def test_screens_are_written_as_png(tmp_path):
 
 
 def test_monitor_fed_by_the_simulated_cabinet_shows_a_trip_within_2_s(tmp_path):
-    from mqttkit import Mosquitto
     from mpy import MICROPYTHON, ROOT
+    from mqttkit import Mosquitto
 
     sys.path.insert(0, ROOT)
     from tools.monitor.app import MonitorApp
@@ -117,5 +117,6 @@ def test_monitor_fed_by_the_simulated_cabinet_shows_a_trip_within_2_s(tmp_path):
         sim.kill()
         sim.wait()
         broker.stop()
-    print("monitor shows the trip %.0f ms after the cabinet logged it" % (result["latency_s"] * 1000))
+    print("monitor shows the trip %.0f ms after the cabinet logged it"
+          % (result["latency_s"] * 1000))
     assert result["latency_s"] < 2.0

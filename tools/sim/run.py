@@ -25,6 +25,7 @@ import scenario as scenario_mod  # noqa: E402
 import simlink  # noqa: E402
 from board import VirtualBoard  # noqa: E402
 from vclock import CLOCK  # noqa: E402
+
 from firmware import config as config_mod  # noqa: E402
 from firmware.app import App  # noqa: E402
 from firmware.journal import Journal  # noqa: E402
@@ -33,7 +34,8 @@ from firmware.panel import Panel  # noqa: E402
 from firmware.persist import Persist  # noqa: E402
 
 USAGE = ("usage: micropython tools/sim/run.py SCENARIO.json [--broker HOST:PORT] "
-         "[--log FILE] [--state DIR] [--speed N] [--tick MS] [--fidelity model|bytes] [--screens DIR]")
+         "[--log FILE] [--state DIR] [--speed N] [--tick MS] [--fidelity model|bytes] "
+         "[--screens DIR]")
 
 
 class UsageError(Exception):
@@ -208,10 +210,10 @@ class Sim:
     def run(self, until_s=None, speed=None):
         end_us = int((self.sc.duration_s if until_s is None else until_s) * 1000000)
         events = self.sc.events
-        tick_us = self.tick_ms * 1000
         wall0 = time.ticks_ms() if hasattr(time, "ticks_ms") else None
         while CLOCK.us < end_us:
-            while self.next_event < len(events) and events[self.next_event]["t"] * 1000000 <= CLOCK.us:
+            while (self.next_event < len(events)
+                   and events[self.next_event]["t"] * 1000000 <= CLOCK.us):
                 self.apply(events[self.next_event])
                 self.next_event += 1
             self.board.step(self.tick_ms)
