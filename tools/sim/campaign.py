@@ -43,7 +43,7 @@ def one_run(seed):
     if unplug_at is not None:
         events.append({"t": unplug_at, "port": 0, "unplug": True})
     sc = scenario_mod.load({"cabinet": {"ports": 1}, "duration_s": _MAX_S, "events": events})
-    sim = Sim(sc, _Null(), seed=seed)
+    sim = Sim(sc, _Null(), seed=seed, panel=False)  # the judgement, not the front panel
     out = {"seed": seed, "model": plug["model"], "soc": plug["soc"], "unplug_at": unplug_at}
     board = sim.board
 

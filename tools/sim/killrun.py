@@ -55,7 +55,7 @@ def main(argv):
     sc = scenario_mod.load(open(argv[0]).read())
     state = argv[1]
     world_path = state + "/world.json"
-    leg = Leg(sc, AppendLog(argv[2]), state_dir=state, boot=False)
+    leg = Leg(sc, AppendLog(argv[2]), state_dir=state, boot=False, panel=False)
     w = world.load(world_path)
     if w is not None:
         world.restore(leg, w)
