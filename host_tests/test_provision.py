@@ -2,9 +2,7 @@
 back to the right URLs (PNG with zxing-cpp; SVG rasterised from its own paths), clear
 errors naming the bad argument.
 
-firmware/config.py may not yet have the keys provisioning writes (build.NEEDED). Until it
-does, `schema` adds them, with a reference check for the two new kinds, and
-test_real_schema_accepts_config is an expected failure that names them.
+Every key provisioning writes (build.NEEDED) is in firmware/config.py's schema.
 """
 
 import json
@@ -28,32 +26,10 @@ URL = "https://pay.example.com/charge"
 SVG_NS = "{http://www.w3.org/2000/svg}"
 
 
-def _check_with_new_kinds(kind, v, lo, hi, _orig=fwconfig._check):
-    """Reference check for the kinds build.NEEDED introduces ("text", "bitrows")."""
-    if kind == "text":
-        if not isinstance(v, str):
-            return "is not a string"
-        if not lo <= len(v) <= hi:
-            return "has length %d, not %d-%d" % (len(v), lo, hi)
-        return "has a control character" if any(ord(c) < 32 or ord(c) == 127 for c in v) else None
-    if kind == "bitrows":
-        if v is None:
-            return None
-        if not isinstance(v, list) or not lo <= len(v) <= hi:
-            return "is not a list of %d-%d rows" % (lo, hi)
-        for row in v:
-            if not isinstance(row, str) or len(row) != len(v) or row.strip("01"):
-                return "has a row that is not %d '0'/'1' characters" % len(v)
-        return None
-    return _orig(kind, v, lo, hi)
-
-
 @pytest.fixture
-def schema(monkeypatch):
-    if MISSING:
-        monkeypatch.setattr(fwconfig, "SCHEMA", {**fwconfig.SCHEMA,
-                                                 **{k: NEEDED[k] for k in MISSING}})
-        monkeypatch.setattr(fwconfig, "_check", _check_with_new_kinds)
+def schema():
+    """firmware/config.py holds every key provisioning writes (build.NEEDED)."""
+    assert not MISSING, "firmware/config.py SCHEMA lacks %s" % ", ".join(MISSING)
 
 
 def provision(tmp_path, *extra, ports="10", cabinet="cab-0001"):
@@ -90,8 +66,6 @@ def test_keys_differ_between_cabinets(schema, tmp_path):
     assert a["cmd_key"] != b["cmd_key"] and a["mqtt_password"] != b["mqtt_password"]
 
 
-@pytest.mark.xfail(bool(MISSING), strict=True,
-                   reason="firmware/config.py SCHEMA lacks %s" % ", ".join(MISSING))
 def test_real_schema_accepts_config():
     cfg, _ = build("cab-0001", "ebike", 10, "mqtt.example.com", 8883, "cab-0001", URL)
     assert fwconfig.validate(cfg)[1] == []

@@ -77,17 +77,7 @@ def scanlines(buf, width, height, scale=1, grey=False):
     o = 0
     row = bytearray(row_bytes)
     for y in range(height):
-        src = (y >> 3) * width
-        bit = y & 7
-        for i in range(row_bytes):
-            row[i] = 0
-        for x in range(width):
-            if (buf[src + x] >> bit) & 1:
-                for k in range(x * scale, (x + 1) * scale):
-                    if grey:
-                        row[k] = 0xFF
-                    else:
-                        row[k >> 3] |= 0x80 >> (k & 7)
+        _row(buf, width, y, scale, grey, row)
         for _ in range(scale):
             raw[o] = 0  # filter type None
             raw[o + 1:o + 1 + row_bytes] = row

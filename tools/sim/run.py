@@ -111,6 +111,7 @@ class Sim:
         self.state_dir = state_dir or "/tmp/ebike-sim-%08x" % random.getrandbits(32)
         _makedirs(self.state_dir)
         self.with_panel = panel  # the front panel (reader, keypad, OLED) runs too
+        self.before_tick = None  # called between the world's step and the firmware's tick
         self.screens = None  # --screens DIR
         self.seen_frames = {}
         self.pushes = -1
@@ -217,6 +218,8 @@ class Sim:
                 self.apply(events[self.next_event])
                 self.next_event += 1
             self.board.step(self.tick_ms)
+            if self.before_tick is not None:
+                self.before_tick()
             self.app.tick()
             if self.panel is not None:
                 self.panel_cloud()
