@@ -34,18 +34,27 @@ def test_demo_headless_runs_a_day_through_the_broker(tmp_path):
 
 
 def test_ctrl_c_stops_broker_and_firmware(tmp_path):
-    p = subprocess.Popen([PY, "tools/demo.py", "--headless"], cwd=ROOT, stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True)
-    line = p.stdout.readline()
-    assert line.startswith("demo: broker"), line
-    workdir = line.split("files in ")[1].split()[0]
-    time.sleep(3)
-    assert _alive(workdir), "broker and firmware should be running"
-    p.send_signal(signal.SIGINT)
-    p.wait(timeout=30)
+    out_path = tmp_path / "demo.out"  # a file, not a pipe: the demo prints a lot
+    with open(out_path, "w") as out:
+        p = subprocess.Popen([PY, "tools/demo.py", "--headless"], cwd=ROOT, stdout=out,
+                             stderr=subprocess.STDOUT, text=True)
+        try:
+            deadline = time.time() + 30
+            while "files in" not in out_path.read_text():
+                assert time.time() < deadline and p.poll() is None, out_path.read_text()
+                time.sleep(0.1)
+            workdir = out_path.read_text().split("files in ")[1].split()[0]
+            time.sleep(3)
+            assert _alive(workdir), "broker and firmware should be running"
+            p.send_signal(signal.SIGINT)
+            p.wait(timeout=30)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
     time.sleep(0.5)
     assert not _alive(workdir), "left running after Ctrl-C"
-    assert "demo: stopped broker and firmware" in p.stdout.read()
+    assert "demo: stopped broker and firmware" in out_path.read_text()
 
 
 def test_speed_must_be_a_number_or_max():
