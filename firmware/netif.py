@@ -13,20 +13,11 @@
 
 import socket
 
-from firmware.dns import recv_nowait, udp_socket
+from firmware.dns import _rand, recv_nowait, udp_socket
 
 TYPE_CHECKING = False  # pyright reads the block below; the device never runs it
 if TYPE_CHECKING:
     from typing import Any  # noqa: F401 (used in a type comment)
-
-try:
-    import random
-
-    def _rand(n):  # pyright: ignore[reportRedeclaration] (a fallback follows)
-        return random.getrandbits(30) % n if n > 0 else 0
-except ImportError:  # pragma: no cover
-    def _rand(n):
-        return 0
 
 DOWN = "down"
 CONNECTING = "connecting"
