@@ -140,6 +140,10 @@ def main(argv=None):
             ap.error("--speed/SPEED: %r is not a number above 0 or max" % a.speed)
     if not os.path.exists(a.scenario):
         ap.error("--scenario: %s does not exist" % a.scenario)
+    # Ctrl-C and a polite kill both stop everything, even where the shell that started
+    # us ignores SIGINT (a background job's children inherit that).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     workdir = tempfile.mkdtemp(prefix="ebike-demo-")
     broker = firmware = None
     try:
