@@ -13,6 +13,7 @@ from typing import ClassVar
 from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.binding import Binding
+from textual.css.query import NoMatches
 from textual.message import Message
 from textual.widgets import DataTable, Footer, Input, Static
 
@@ -174,9 +175,12 @@ class MonitorApp(App):
     def _draw(self):
         self.dirty = False
         self.drawn_at = time.monotonic()
-        self._draw_banner()
-        self._draw_cabinets()
-        self._draw_alarms()
+        try:
+            self._draw_banner()
+            self._draw_cabinets()
+            self._draw_alarms()
+        except NoMatches:  # a redraw racing the screen's mount or teardown: next tick
+            self.dirty = True
 
     def _draw_banner(self):
         m = self.model
