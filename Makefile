@@ -41,6 +41,10 @@ test-full: deps mpy ## the suite with full-count campaigns
 sim: deps ## the simulated cabinet live: local broker, firmware on the unix port, dashboard
 	$(VPY) tools/demo.py $(if $(SPEED),--speed $(SPEED),)
 
+.PHONY: dashboard-shot
+dashboard-shot: deps ## the README's dashboard picture: docs/screens/dashboard.svg and .png
+	$(VPY) tools/dashboard_shot.py
+
 bench: deps ## figures measured on the MicroPython unix port
 	$(VPY) tools/bench/table.py
 

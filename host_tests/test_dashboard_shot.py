@@ -1,0 +1,54 @@
+"""tools/dashboard_shot.py (make dashboard-shot): the README's picture of the staff
+dashboard, made headless from a real broker, the monitor and the simulated cabinet, into a
+temp dir; nothing it started is left running."""
+
+import os
+import re
+import shutil
+import subprocess
+import time
+
+import pytest
+from mpy import ROOT
+from PIL import Image
+
+PY = os.path.join(ROOT, ".venv", "bin", "python")
+HAVE_BROKER = bool(shutil.which("mosquitto") or os.path.exists("/usr/sbin/mosquitto")
+                   or os.path.exists(os.path.join(ROOT, ".venv", "bin", "amqtt")))
+
+
+def _left_running():
+    out = subprocess.run(["pgrep", "-f", "ebike-shot-"], capture_output=True, text=True).stdout
+    return [pid for pid in out.split() if int(pid) != os.getpid()]
+
+
+@pytest.mark.skipif(not HAVE_BROKER, reason="neither mosquitto nor amqtt is installed")
+def test_dashboard_shot_writes_svg_and_png(tmp_path):
+    t0 = time.monotonic()
+    p = subprocess.run([PY, "tools/dashboard_shot.py", "--out", str(tmp_path)], cwd=ROOT,
+                       capture_output=True, text=True, timeout=90)
+    took = time.monotonic() - t0
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "firmware frozen at 1:32:" in p.stdout, p.stdout
+
+    text = (tmp_path / "dashboard.svg").read_text(encoding="utf-8").replace("&#160;", " ")
+    assert text.startswith("<svg")
+    for s in ("UNACKNOWLEDGED CRITICAL", "connected", "sim-001", "online", "charging",
+              "locked", "last: energy_limit", "overpower", "port_locked", "Alarms"):
+        assert s in text, s
+    # a charging port's row: its session id, timer (h:mm:ss), and power in W
+    assert "> sim-001-1-2 <" in text
+    assert re.search(r"> 1:\d\d:\d\d <", text)
+    assert re.search(r"> 1[5-9]\d </text>", text), "no charging power figure"
+
+    png = tmp_path / "dashboard.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with Image.open(png) as im:
+        im.verify()
+    with Image.open(png) as im:
+        w, h = im.size
+        assert 1200 <= w <= 2400 and 600 <= h <= 1400, im.size
+        assert len(im.getcolors(1 << 16) or range(1 << 16)) > 8  # not a blank image
+
+    assert not _left_running(), "the broker or the firmware was left running"
+    print("dashboard shot in %.1f s" % took)
