@@ -60,8 +60,13 @@ def _load(d, name, slot):
     """(seq, obj, problem) of one slot; (None, None, None) when it does not exist."""
     path = _path(d, name, slot)
     try:
+        size = os.stat(path)[6]
+        if size > _MAX_BYTES:
+            return None, None, "%s.%s: too long" % (name, slot)
+        # Read exactly the file: read(n) would take an n-byte block from the heap first,
+        # and a 4 KB block is what a long-fragmented heap may not have.
         with open(path, "rb") as f:
-            data = f.read(_MAX_BYTES + 1)
+            data = f.read(size)
     except OSError:
         return None, None, None  # missing (never written yet): not a problem
     try:

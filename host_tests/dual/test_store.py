@@ -97,6 +97,20 @@ def test_garbage_never_raises():
     wipe(d)
 
 
+def test_an_oversized_slot_is_too_long_by_its_size():
+    # Judged from the file's size, before any read: a read buffer is only ever the size
+    # of a real slot (no 4 KB block asked of a fragmented heap).
+    d = fresh()
+    store.write(d, "rec", {"i": 1})
+    good = store.encode(7, {"i": 2})
+    put(d + "/rec.b", good + b" " * 4096)
+    obj, problem = store.read(d, "rec")
+    assert obj == {"i": 1} and problem.startswith("rec.b: too long"), problem
+    put(d + "/rec.b", good)
+    assert store.read(d, "rec") == ({"i": 2}, None)
+    wipe(d)
+
+
 def test_checksummed_content_that_is_not_json_is_a_problem():
     d = fresh()
     body = b"5 {not json"
