@@ -61,9 +61,10 @@ deploy: deps ## compile with mpy-cross and copy to the board with mpremote (tool
 	$(VPY) -m tools.deploy --port "$(PORT)" --config "$(CONFIG)" \
 	  $(if $(filter-out 0,$(DRY_RUN)),--dry-run)
 
-lint: $(STAMP) ## ruff over the repo; pyright on the device code against the ESP32 stubs
+lint: $(STAMP) ## ruff over the repo; pyright: device code against the ESP32 stubs, host tools as CPython
 	@status=0; \
 	$(VENV)/bin/ruff check . || status=1; \
 	$(VENV)/bin/pyright -t "$$($(VPY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')" \
 	  || status=1; \
+	$(VENV)/bin/pyright -p pyrightconfig.host.json || status=1; \
 	exit $$status

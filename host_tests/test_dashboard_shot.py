@@ -36,6 +36,12 @@ def test_dashboard_shot_writes_svg_and_png(tmp_path):
     for s in ("UNACKNOWLEDGED CRITICAL", "connected", "sim-001", "online", "charging",
               "locked", "last: energy_limit", "overpower", "port_locked", "Alarms"):
         assert s in text, s
+    # port 6's overcurrent trip and lock, cleared by the unlock at 09:10:00: one row each
+    # (the clear folded in); the trip still wants an acknowledgement, counted once
+    assert text.count("cleared 09:10:00") == 2 and ">cleared<" not in text
+    assert ">2 UNACKNOWLEDGED CRITICAL |" in text
+    # port 4 ended at its 200 Wh limit: its session_end totals, not the last telemetry's
+    assert re.search(r"> 200\.0 </text><text[^>]*> 26 ", text)
     # a charging port's row: its session id, timer (h:mm:ss), and power in W
     assert "> sim-001-1-2 <" in text
     assert re.search(r"> 1:\d\d:\d\d <", text)

@@ -72,6 +72,38 @@ def test_session_events_set_and_clear_the_session():
     assert p.sid is None and p.last_end == ("full", 512.3, 150)
 
 
+def test_an_ended_session_shows_its_session_end_totals():
+    # The demo day's port 4 (wire 3): the last telemetry of its session said 194.7 Wh and
+    # 25 fen; the session ended at its 200 Wh limit two minutes later, billed 26 fen.
+    m = Model()
+    msg(m, "ebike/sim-001/event", {"ev": "session_start", "id": "sim-001-1-4:s",
+                                    "sid": "sim-001-1-4", "port": 3, "start": 1764202210,
+                                    "auth": "remote", "limit": {"wh": 200}, "order": None})
+    msg(m, "ebike/sim-001/telemetry", {"t": 1764206090, "ports": [
+        {"p": 3, "s": "charging", "w": 182, "wh": 194.7, "fen": 25, "el": 3880}]})
+    p = m.cabinets["ebike/sim-001"].ports[3]
+    assert (p.wh, p.fen) == (194.7, 25)
+    msg(m, "ebike/sim-001/event", {
+        "ev": "session_end", "id": "sim-001-1-4:e", "sid": "sim-001-1-4", "port": 3,
+        "start": 1764202210, "end": 1764206209, "charge_s": 3999, "wh": 200.0, "fen": 26,
+        "reason": "energy_limit", "peak_w": 185, "auth": "remote", "order": None,
+        "limit": {"wh": 200}})
+    assert (p.sid, p.wh, p.fen, p.last_end) == (None, 200.0, 26, ("energy_limit", 200.0, 26))
+    # the firmware's telemetry of an ended port lists its state and power only
+    msg(m, "ebike/sim-001/telemetry", {"t": 1764206210, "ports": [{"p": 3, "s": "ended", "w": 0}]})
+    msg(m, "ebike/sim-001/telemetry", {"t": 1764206330, "ports": [{"p": 3, "s": "idle", "w": 0}],
+                                       "full": True})
+    assert (p.state, p.wh, p.fen) == ("idle", 200.0, 26)
+    # an old session's end redelivered while a new session runs leaves the new one's figures
+    msg(m, "ebike/sim-001/event", {"ev": "session_start", "sid": "sim-001-1-8", "port": 3,
+                                    "start": 1764207000, "auth": "remote"})
+    assert (p.wh, p.fen) == (None, None)
+    msg(m, "ebike/sim-001/telemetry", {"ports": [{"p": 3, "s": "charging", "wh": 3.1, "fen": 1}]})
+    msg(m, "ebike/sim-001/event", {"ev": "session_end", "sid": "sim-001-1-4", "port": 3,
+                                    "reason": "energy_limit", "wh": 200.0, "fen": 26})
+    assert (p.sid, p.wh, p.fen) == ("sim-001-1-8", 3.1, 1)
+
+
 def test_alarm_feed_newest_first_deduplicated_and_cleared():
     m = Model()
     a1 = msg(m, "ebike/cab-1/alarm", alarm(1, code="meter_silent", level="warning"))
@@ -81,14 +113,130 @@ def test_alarm_feed_newest_first_deduplicated_and_cleared():
     assert a2.critical and not a1.critical and a2.port == 3 and a2.where() == "port 4"
     assert m.active_alarms("ebike/cab-1") == [a2, a1]
     a3 = msg(m, "ebike/cab-1/alarm", alarm(3, state="cleared"))
-    assert m.alarms[0] is a3 and a2.cleared and not a1.cleared
+    # the clear ends a2's row (same code and port) and adds none of its own
+    assert a3.state == "cleared" and a3 not in m.alarms
+    assert m.alarms == [a2, a1] and a2.cleared and a2.cleared_t == a3.t and not a1.cleared
     assert m.active_alarms("ebike/cab-1") == [a1]
+    assert msg(m, "ebike/cab-1/alarm", alarm(3, state="cleared")) is None  # redelivery
+    assert m.alarms == [a2, a1]
     # the same id on another cabinet is another alarm
     assert msg(m, "ebike/cab-2/alarm", alarm(1)) is not None
     # `epoch` stands in for `t` (the firmware's event log spelling)
     a = msg(m, "ebike/cab-2/alarm", {"id": "x", "code": "smoke", "port": None,
                                       "level": "critical", "state": "raised", "epoch": 5})
     assert a.t == 5 and a.where() == "cabinet"
+
+
+# The firmware's own records of the demo day's port 6 (wire 5): a heater trips overcurrent
+# at 09:06:50 and locks the port; staff unlock it at 09:10:00, which clears both alarms
+# (firmware/app.py unlock). Each alarm is raised once and cleared once, each record with an
+# id of its own; an alarm is matched by code and port (PROTOCOL.md: id is the record's).
+DAY_ALARMS = [
+    {"id": "sim-001-1-a1", "t": 1764205610, "state": "raised", "level": "critical", "port": 5,
+     "code": "overcurrent", "value": 6.83},
+    {"id": "sim-001-1-a2", "t": 1764205610, "state": "raised", "level": "warning", "port": 5,
+     "code": "port_locked", "value": "overcurrent"},
+    {"id": "sim-001-1-a3", "t": 1764205800, "state": "cleared", "level": "critical", "port": 5,
+     "code": "overcurrent", "value": None},
+    {"id": "sim-001-1-a4", "t": 1764205800, "state": "cleared", "level": "warning", "port": 5,
+     "code": "port_locked", "value": None},
+    {"id": "sim-001-1-a5", "t": 1764207012, "state": "raised", "level": "critical", "port": 4,
+     "code": "overpower", "value": 1061},
+    {"id": "sim-001-1-a6", "t": 1764207012, "state": "raised", "level": "warning", "port": 4,
+     "code": "port_locked", "value": "overpower"},
+]
+
+
+def test_a_cleared_alarm_is_one_row_and_one_unacknowledged_critical():
+    m = Model()
+    got = [msg(m, "ebike/sim-001/alarm", r) for r in DAY_ALARMS]
+    assert all(a is not None for a in got)  # every record is news (the webhook gets clears)
+    rows = [(a.id, a.code, a.port, a.state, a.cleared, a.cleared_t) for a in m.alarms]
+    assert rows == [
+        ("sim-001-1-a6", "port_locked", 4, "raised", False, None),
+        ("sim-001-1-a5", "overpower", 4, "raised", False, None),
+        ("sim-001-1-a2", "port_locked", 5, "raised", True, 1764205800),
+        ("sim-001-1-a1", "overcurrent", 5, "raised", True, 1764205800)]
+    # port 6's overcurrent ended but still wants an acknowledgement, counted once
+    assert [a.id for a in m.unacked_critical()] == ["sim-001-1-a5", "sim-001-1-a1"]
+    assert [a.id for a in m.active_alarms("ebike/sim-001")] == ["sim-001-1-a6", "sim-001-1-a5"]
+    for r in DAY_ALARMS:  # at-least-once: the whole outbox again changes nothing
+        assert msg(m, "ebike/sim-001/alarm", r) is None
+    assert len(m.alarms) == 4 and len(m.unacked_critical()) == 2
+    assert m.ack(m.alarms[3].key).id == "sim-001-1-a1"
+    assert [a.id for a in m.unacked_critical()] == ["sim-001-1-a5"]
+
+
+def test_a_clear_without_its_raise_is_shown_but_is_no_unacknowledged_critical():
+    m = Model()
+    a = msg(m, "ebike/sim-001/alarm", DAY_ALARMS[2])  # raised before the monitor listened
+    assert m.alarms == [a] and a.state == "cleared" and not a.cleared
+    assert m.unacked_critical() == [] and m.active_alarms("ebike/sim-001") == []
+    # a later raise of the same code and port is a new alarm, its clear folds into it
+    r = msg(m, "ebike/sim-001/alarm", dict(DAY_ALARMS[0], id="sim-001-1-a9", t=1764209000))
+    assert m.unacked_critical() == [r]
+    msg(m, "ebike/sim-001/alarm", dict(DAY_ALARMS[2], id="sim-001-1-a10", t=1764209100))
+    assert m.alarms == [r, a] and r.cleared and r.cleared_t == 1764209100
+
+
+def test_one_clear_ends_an_alarm_raised_again_at_another_level():
+    # firmware/protection.py: cabinet_overtemp raised as a warning, then as critical (same
+    # code, no clear between), then one clear of the alarm
+    m = Model()
+    w = msg(m, "ebike/c/alarm", alarm(1, code="cabinet_overtemp", port=None, level="warning"))
+    c = msg(m, "ebike/c/alarm", alarm(2, code="cabinet_overtemp", port=None))
+    msg(m, "ebike/c/alarm", alarm(3, code="cabinet_overtemp", port=None, state="cleared"))
+    assert m.alarms == [c, w] and w.cleared and c.cleared
+    assert m.active_alarms("ebike/c") == [] and m.unacked_critical() == [c]
+
+
+def test_model_on_the_firmwares_own_records_of_the_demo_day():
+    """The demo day (tools/sim/scenarios/demo_day.json) to 01:20 on the MicroPython unix
+    port: every alarm is raised once and cleared at most once, and the monitor shows one
+    row per alarm, one unacknowledged critical per critical alarm, and the ended sessions'
+    session_end totals."""
+    from mpy import MICROPYTHON
+    from simrun import run_scenario
+
+    if not os.path.exists(MICROPYTHON):
+        pytest.skip("no MicroPython unix port")
+    with open(os.path.join(ROOT, "tools", "sim", "scenarios", "demo_day.json")) as f:
+        sc = json.load(f)
+    sc["duration_s"] = 4800  # past port 6's trip and unlock, and port 4's energy limit
+    sc["events"] = [e for e in sc["events"] if e["t"] < sc["duration_s"]]
+    events, _ = run_scenario(sc, timeout_s=300)
+    records = [e for e in events if e["ev"] == "record"]
+    alarms = [r["payload"] for r in records if r["kind"] == "alarm"]
+    states = {}
+    for a in alarms:  # the firmware: raised, cleared, raised, ... per (code, port)
+        states.setdefault((a["code"], a["port"]), []).append(a["state"])
+    assert states == {("overcurrent", 5): ["raised", "cleared"],
+                      ("port_locked", 5): ["raised", "cleared"]}
+    assert len({a["id"] for a in alarms}) == len(alarms)
+    m = Model()
+    m.handle("ebike/sim-001/status", json.dumps({"online": True, "ports": 10}))
+    for r in records:
+        kind = "alarm" if r["kind"] == "alarm" else "event"
+        m.handle("ebike/sim-001/" + kind, json.dumps(r["payload"]))
+    assert [(a.code, a.state, a.cleared) for a in m.alarms] == [
+        ("port_locked", "raised", True), ("overcurrent", "raised", True)]
+    assert [a.code for a in m.unacked_critical()] == ["overcurrent"]
+    ports = m.cabinets["ebike/sim-001"].ports
+    end = [r["payload"] for r in records if r["kind"] == "session_end" and
+           r["payload"]["port"] == 3][0]
+    assert (end["wh"], end["fen"], end["reason"]) == (200.0, 26, "energy_limit")
+    assert (ports[3].wh, ports[3].fen) == (200.0, 26)
+    assert (ports[5].wh, ports[5].fen, ports[5].last_end) == (0.0, 0, ("overcurrent", 0.0, 0))
+
+
+def test_bounded_feed_forgets_the_clear_keys_of_dropped_rows():
+    m = Model(max_alarms=2)
+    a1 = msg(m, "ebike/c/alarm", alarm(1))
+    msg(m, "ebike/c/alarm", alarm(2, state="cleared"))
+    assert a1.cleared and set(m._by_key) == {a1.key, "ebike/c#cab-1-a2"}
+    msg(m, "ebike/c/alarm", alarm(3, code="smoke"))
+    msg(m, "ebike/c/alarm", alarm(4, code="smoke", port=None))
+    assert a1 not in m.alarms and len(m._by_key) == 2
 
 
 def test_alarm_feed_is_bounded():

@@ -8,12 +8,17 @@ bills as the one-VM simulator, and the controller's heap budget.
 - Budget: the 24 h busy day (10 ports, 30 sessions) completes with the device VM's heap
   at its code + 64 KiB (ISSUE 7's "64 KiB heap": on the ESP32 the code is frozen in
   flash); and a budget of code + 8 KiB fails with MemoryError, so the limit is real.
+- `make test-full`: a week of busy days (7 x 30 sessions) on the same budget, for the
+  fragmentation a long-running controller accumulates.
 """
 
 import tempfile
 
+import dayplan
 import pytest
+import scenario as scenario_mod
 import splitday
+from conftest import FULL
 from run import Sim
 
 KEY = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
@@ -111,3 +116,14 @@ def test_a_budget_too_small_fails_with_memory_error(tree):
     sc = splitday.load_dict(mixed())
     with pytest.raises(splitday.DeviceDied, match="MemoryError"):
         splitday.run_split(sc, tree, -(-code // 1024) + 8)
+
+
+@pytest.mark.skipif(not FULL, reason="a week of busy days: make test-full (about 9 min)")
+def test_a_week_of_busy_days_on_code_plus_64k(tree):
+    days = 7
+    sc = scenario_mod.load(dayplan.busy_day(sessions=30 * days, duration_s=86400 * days))
+    code = splitday.probe_code_bytes(tree)
+    summary, counts, _ = splitday.run_split(sc, tree, -(-code // 1024) + 64)
+    assert counts.get("session_end") == 30 * days
+    print("a week: data peak %d B" % (summary["heap_peak"] - code))
+    assert summary["heap_peak"] - code < 64 * 1024

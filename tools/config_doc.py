@@ -205,7 +205,7 @@ def render(doc_text):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(prog="python -m tools.config_doc",
-                                 description=__doc__.splitlines()[0])
+                                 description=(__doc__ or "").splitlines()[0])
     g = ap.add_mutually_exclusive_group()
     g.add_argument("--write", action="store_true", help="rewrite docs/configuration.md")
     g.add_argument("--check", action="store_true", help="exit 1 when the doc is stale")

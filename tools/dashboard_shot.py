@@ -73,6 +73,7 @@ class Trigger:
 
     def __init__(self, port, epoch):
         import paho.mqtt.client as mqtt
+        from paho.mqtt.enums import CallbackAPIVersion
 
         self.epoch = epoch
         self.at_epoch = None
@@ -80,7 +81,7 @@ class Trigger:
         self.frozen = None  # the telemetry the firmware was frozen after
         self.fired = threading.Event()
         self.subscribed = threading.Event()
-        self.c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="dashboard-shot")
+        self.c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="dashboard-shot")
         self.c.on_message = self._on_message
         self.c.on_subscribe = lambda *a: self.subscribed.set()
         self.c.connect("127.0.0.1", port)

@@ -85,6 +85,7 @@ def start_firmware(scenario, port, speed, workdir):
 def headless(port, firmware):
     """Print what a duty room would see, until the firmware's day is over."""
     import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
 
     def on_message(client, userdata, msg):
         kind = msg.topic.rsplit("/", 1)[-1]
@@ -95,7 +96,7 @@ def headless(port, firmware):
                 return
             print("%-7s %s" % (kind, json.dumps(p, sort_keys=True)), flush=True)
 
-    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="demo-headless")
+    c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="demo-headless")
     c.on_message = on_message
     c.connect("127.0.0.1", port)
     c.subscribe("+/+/#", qos=1)

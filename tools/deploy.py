@@ -192,7 +192,7 @@ def _run(argv):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(prog="python -m tools.deploy",
-                                 description=__doc__.splitlines()[0])
+                                 description=(__doc__ or "").splitlines()[0])
     ap.add_argument("--port", default="", help="the board's serial device, e.g. /dev/ttyUSB0")
     ap.add_argument("--config", default="config.json",
                     help="the cabinet's config file (default config.json)")

@@ -92,7 +92,10 @@ def install(base, lib, name, version, sha, member):
         wanted = [m for m in tar.getmembers() if m.isfile() and m.name.split("/", 1)[-1] == member]
         if not wanted:
             raise RuntimeError("%s %s: archive has no %s" % (name, version, member))
-        data = tar.extractfile(wanted[0]).read()
+        f = tar.extractfile(wanted[0])
+        if f is None:
+            raise RuntimeError("%s %s: %s is not a regular file" % (name, version, member))
+        data = f.read()
     dest = os.path.join(lib, member)
     os.makedirs(os.path.dirname(dest) or lib, exist_ok=True)
     tmp = dest + ".tmp"
@@ -105,7 +108,7 @@ def install(base, lib, name, version, sha, member):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     here = os.path.dirname(os.path.abspath(__file__))
     ap.add_argument("--lock", default=os.path.join(here, "deps.lock"))
     ap.add_argument("--lib", default=os.path.join(os.path.dirname(here), "lib"))

@@ -125,7 +125,7 @@ def _str_literal(s):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     ap.add_argument("--hex", default=DEFAULT_HEX, help="unifont.hex (or .hex.gz)")
     ap.add_argument("--out", default=DEFAULT_OUT)
     args = ap.parse_args(argv)

@@ -210,7 +210,7 @@ def draw():
 
 def main(argv=None):
     ap = argparse.ArgumentParser(prog="python -m tools.wiring_diagram",
-                                 description=__doc__.splitlines()[0])
+                                 description=(__doc__ or "").splitlines()[0])
     ap.add_argument("--out", default=os.path.join(ROOT, "docs", "wiring.svg"))
     ap.add_argument("--png", help="also write a PNG here (needs cairosvg)")
     a = ap.parse_args(argv)

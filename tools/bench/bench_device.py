@@ -33,12 +33,15 @@ SESSIONS = 30
 
 
 def day(tree, heap_kib):
-    """(completed, summary or the error) of the busy day on that heap."""
+    """(summary, None) when the busy day completes on that heap, else (None, why)."""
     try:
         summary, counts, _ = splitday.run_split(splitday.load("busy_day"), tree, heap_kib)
     except splitday.DeviceDied as e:
-        return False, str(e)
-    return counts.get("session_end", 0) == SESSIONS, summary
+        return None, str(e)
+    ends = counts.get("session_end", 0)
+    if ends != SESSIONS:
+        return None, "%d sessions ended, not %d" % (ends, SESSIONS)
+    return summary, None
 
 
 def main():
@@ -48,23 +51,23 @@ def main():
         code_kib = -(-code // 1024)
         print("device_code_heap_bytes %d bytes" % code)
         t0 = time.time()
-        ok, summary = day(tree, code_kib + 64)
+        summary, why = day(tree, code_kib + 64)
         wall = time.time() - t0
-        print("device_day_in_64k_data %s (heap %d KiB)" % ("completes" if ok else "FAILED",
-                                                          code_kib + 64))
-        if not ok:
-            sys.stderr.write("busy day on code + 64 KiB: %s\n" % (summary,))
+        print("device_day_in_64k_data %s (heap %d KiB)" % ("FAILED" if summary is None
+                                                          else "completes", code_kib + 64))
+        if summary is None:
+            sys.stderr.write("busy day on code + 64 KiB: %s\n" % why)
             return 1
         print("device_day_data_peak_bytes %d bytes" % (summary["heap_peak"] - code))
         print("device_day_wall %.1f s" % wall)
         if "--no-search" in sys.argv:
             return 0
         lo, hi = 16, 64  # KiB of data: lo fails (checked below), hi completes
-        if day(tree, code_kib + lo)[0]:
+        if day(tree, code_kib + lo)[0] is not None:
             hi = lo
         while hi - lo > 4:
             mid = (lo + hi) // 2
-            if day(tree, code_kib + mid)[0]:
+            if day(tree, code_kib + mid)[0] is not None:
                 hi = mid
             else:
                 lo = mid

@@ -49,12 +49,20 @@ def _hms(s):
     return "%d:%02d:%02d" % (s // 3600, s // 60 % 60, s % 60)
 
 
+def _clock(epoch, default):
+    """HH:MM:SS (local time) of an epoch, else of default when that is a number."""
+    t = epoch if isinstance(epoch, (int, float)) else default
+    return time.strftime("%H:%M:%S", time.localtime(t)) if isinstance(t, (int, float)) else t
+
+
 def _num(v, fmt="%s"):
     return "" if v is None else fmt % v
 
 
 def alarm_style(a):
-    if a.state == "cleared":
+    # A critical alarm stays red until acknowledged, cleared or not; a warning turns green
+    # when its clear arrives (folded into its row, model.py).
+    if a.state == "cleared" or (a.cleared and not a.critical):
         style = "green"
     elif a.critical:
         style = "bold white on red" if not a.acked else "red"
@@ -231,9 +239,9 @@ class MonitorApp(App):
         rows = []
         for a in self.model.visible_alarms():
             style = alarm_style(a)
-            t = time.strftime("%H:%M:%S", time.localtime(a.t if isinstance(a.t, (int, float))
-                                                         else a.received))
-            state = a.state + (" -> cleared" if a.cleared else "")
+            t = _clock(a.t, a.received)
+            # A clear is folded into its alarm's row (model.py): the row tells when.
+            state = a.state + (" -> cleared %s" % _clock(a.cleared_t, "?") if a.cleared else "")
             cells = (t, a.cabinet, a.where(), a.code, a.level, state,
                      _num(a.value), "ack" if a.acked else "")
             rows.append((a.key, tuple(Text(str(x), style=style) for x in cells)))

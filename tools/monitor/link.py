@@ -8,6 +8,7 @@ import secrets
 import ssl
 
 import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
 
 
 def parse_broker(text, flag="--broker"):
@@ -29,7 +30,7 @@ class Link:
         self.keepalive_s = keepalive_s
         # A fixed client id keeps a persistent session: QoS 1 alarms queue while we are away.
         persistent = client_id is not None
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2,
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2,
                                   client_id=client_id or "monitor-" + secrets.token_hex(4),
                                   clean_session=not persistent, protocol=mqtt.MQTTv311)
         if user:

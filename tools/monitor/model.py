@@ -24,12 +24,22 @@ Topics (PROTOCOL.md): `{prefix}/{cabinet}/status|telemetry|event|alarm`.
   message, and every port in a "full" one (docs/protocol.md, "Telemetry"); a port not
   listed keeps its values here.
 
-- event: `session_start` / `session_end` records (session id, start, end reason).
+- event: `session_start` / `session_end` records (session id, start, end reason). A
+  session_end's `wh` and `fen` are the session's final figures: they replace the last
+  telemetry's running ones on the port (telemetry lists `wh`/`fen` only during a session).
 - alarm: `id`, `code`, `port` (null: the cabinet), `level`, `state`, `value`, `t`
-  (`epoch` is read when `t` is missing).
+  (`epoch` is read when `t` is missing). `id` is the record's (raised and cleared records
+  of one alarm have different ids; it de-duplicates redelivery); an alarm is (cabinet,
+  `code`, `port`): the firmware keeps at most one raised per code and port, and a
+  `cleared` record ends it.
 
 Ports are shown 1-based (as printed on the QR stickers); the wire numbers are 0-based.
-The alarm feed is newest first by arrival, de-duplicated by (cabinet, alarm id), bounded.
+The alarm feed is newest first by arrival, de-duplicated by (cabinet, alarm id), bounded:
+one row per alarm. A cleared record is folded into the raised row(s) of its (cabinet, code,
+port), which are marked cleared; only a clear whose raise is unknown here (raised before
+the monitor listened, or dropped from the bounded feed) gets a row of its own. An
+unacknowledged critical is a raised critical row not yet acknowledged, cleared or not: a
+critical alarm that ended still wants a staff acknowledgement, once.
 Acknowledgement is local to the model. A scope (prefix glob / cabinet glob) drops
 messages from other sites; a view filter (cabinet glob) narrows what is shown.
 """
@@ -122,6 +132,8 @@ class Alarm:
         self.received = received
         self.acked = False
         self.cleared = False  # a raised alarm later cleared by a matching record
+        self.cleared_t = None  # `t` of that cleared record
+        self.clear_keys = []  # keys of the cleared records folded into this row
         self.record = rec
 
     @property
@@ -164,7 +176,10 @@ class Model:
                 and fnmatch.fnmatchcase(cabinet, self.cabinet_glob))
 
     def handle(self, topic, payload):
-        """Apply one message. Returns the Alarm it added to the feed, else None."""
+        """Apply one message. Returns the Alarm of a new (not redelivered) alarm record,
+        else None: a raised record is a new row of the feed; a cleared record is folded into
+        its alarm's raised row when the feed has one (the returned Alarm is then the clear
+        record itself, not in the feed)."""
         parts = topic.split("/")
         if len(parts) != 3 or parts[2] not in KINDS or not parts[1]:
             return None
@@ -241,6 +256,9 @@ class Model:
         elif ev == "session_end" or "reason" in msg:
             if port.sid in (None, msg.get("sid")):
                 port.sid = port.start = port.auth = port.el = None
+                # The session's final figures, not the last telemetry's (up to
+                # telemetry_s older); later telemetry of an ended port carries none.
+                port.wh, port.fen = msg.get("wh"), msg.get("fen")
             port.last_end = (msg.get("reason"), msg.get("wh"), msg.get("fen"))
 
     def _alarm(self, c, msg, topic):
@@ -253,14 +271,25 @@ class Model:
         self._seq += 1
         a = Alarm(c.root, msg, self._seq, self.wall())
         if a.state == "cleared":
-            for old in self.alarms:
-                if (old.root == a.root and old.code == a.code and old.port == a.port
-                        and old.state == "raised" and not old.cleared):
-                    old.cleared = True
+            # The alarm's identity is (cabinet, code, port): its raised row(s) end here.
+            # (Several when its level changed, e.g. cabinet_overtemp warning -> critical.)
+            raised = [old for old in self.alarms
+                      if (old.root == a.root and old.code == a.code and old.port == a.port
+                          and old.state == "raised" and not old.cleared)]
+            for old in raised:
+                old.cleared = True
+                old.cleared_t = a.t
+            if raised:
+                row = raised[0]  # the newest: a redelivery finds it through the clear's key
+                row.clear_keys.append(key)
+                self._by_key[key] = row
+                return a  # no row of its own: the record, for the caller (webhook)
         self.alarms.insert(0, a)
         self._by_key[key] = a
         for gone in self.alarms[self.max_alarms:]:
             del self._by_key[gone.key]
+            for k in gone.clear_keys:
+                self._by_key.pop(k, None)
         del self.alarms[self.max_alarms:]
         return a
 
@@ -299,4 +328,8 @@ class Model:
                 if a.root == root and a.state == "raised" and not a.cleared]
 
     def unacked_critical(self):
-        return [a for a in self.visible_alarms() if a.critical and not a.acked]
+        """Critical alarms awaiting a staff acknowledgement, each once: its raised row,
+        cleared since or not. A cleared record alone (its raise unknown here) is no new
+        alarm to acknowledge."""
+        return [a for a in self.visible_alarms()
+                if a.critical and not a.acked and a.state == "raised"]
