@@ -5,6 +5,9 @@
 # hlw_frames_per_s          StreamReader.feed + decode_into over a clean frame stream
 # hlw_heap_bytes_per_frame  heap allocated per decoded frame in steady state (gc off)
 # hlw_decode_into_per_s     decode_into alone
+# naive_hlw_frames_per_s    baseline: the way a first port reads it, bytes appended to a
+# naive_hlw_heap_bytes_per_frame  buffer, a 24-byte slice per candidate and decode()'s tuple
+#                           of floats per frame
 # hlw_poll_heap_bytes       MeterScanner.poll heap per call (10 ports, replay UARTs)
 # hlw_poll_us               MeterScanner.poll wall time per call on this host
 # hlw_sweep_ms_1_uart       10-port sweep, one UART (virtual 4800 8E1 timing, 10 ms ticks)
@@ -49,6 +52,31 @@ def bench_reader(data, rounds):
     gc.enable()
     n = r.frames - f0
     assert n == rounds * len(data) // 24 and r.checksum_errors == 0
+    return n * 1000000 // us, heap / n
+
+
+def bench_naive(data, rounds):
+    """Baseline: append what the UART gave, slice each candidate frame, decode() it."""
+    buf = b""
+    n = 0
+    gc.collect()
+    gc.disable()
+    m0 = gc.mem_alloc()
+    t0 = time.ticks_us()
+    for _ in range(rounds):
+        buf += data
+        i = 0
+        while len(buf) - i >= 24:
+            if buf[i + 1] == 0x5A and h.decode(buf[i:i + 24]) is not None:
+                n += 1
+                i += 24
+            else:
+                i += 1
+        buf = buf[i:]
+    us = time.ticks_diff(time.ticks_us(), t0)
+    heap = gc.mem_alloc() - m0
+    gc.enable()
+    assert n == rounds * len(data) // 24
     return n * 1000000 // us, heap / n
 
 
@@ -114,6 +142,9 @@ def main():
     print("hlw_frames_per_s", fps, "frames/s")
     print("hlw_heap_bytes_per_frame", f"{heap:.2f}", "B/frame")
     print("hlw_decode_into_per_s", bench_decode(bytes(data[:24]), 20000), "frames/s")
+    fps, heap = bench_naive(bytes(data), 10)
+    print("naive_hlw_frames_per_s", fps, "frames/s")
+    print("naive_hlw_heap_bytes_per_frame", f"{heap:.2f}", "B/frame")
     heap, us = bench_poll(data, 2000)
     print("hlw_poll_heap_bytes", f"{heap:.2f}", "B/poll")
     print("hlw_poll_us", f"{us:.1f}", "us")
