@@ -63,15 +63,8 @@ def tree():
 
 def one_vm_records(sc):
     sim = Sim(sc, _Null(), panel=False)
-    records = []
     log = sim.log
-
-    def keep(ev):
-        if ev.get("ev") == "record":
-            records.append(ev)
-        log(ev)
-
-    sim.log = keep
+    records = splitday.keep_records(sim)
     try:
         sim.run()
     finally:

@@ -266,17 +266,9 @@ def probe_code_bytes(tree):
     return int(first.split()[1])
 
 
-def run_split(sc, tree, heap_kib=None, out=None):
-    """Run scenario sc with the device VM on heap_kib (None: the default heap).
-    Returns (summary, log counts, records)."""
+def keep_records(sim):
+    """The list the `record` events of sim's log go to from now on (and to its log)."""
     records = []
-
-    class Out:
-        def write(self, s):
-            if out is not None:
-                out.write(s)
-
-    sim = SplitSim(sc, Out(), tree, heap_kib)
     log = sim.log
 
     def keep(ev):
@@ -285,6 +277,21 @@ def run_split(sc, tree, heap_kib=None, out=None):
         log(ev)
 
     sim.log = keep
+    return records
+
+
+def run_split(sc, tree, heap_kib=None, out=None):
+    """Run scenario sc with the device VM on heap_kib (None: the default heap).
+    Returns (summary, log counts, records)."""
+
+    class Out:
+        def write(self, s):
+            if out is not None:
+                out.write(s)
+
+    sim = SplitSim(sc, Out(), tree, heap_kib)
+    log = sim.log
+    records = keep_records(sim)
     try:
         sim.run()
         summary = sim.finish()
@@ -296,7 +303,7 @@ def run_split(sc, tree, heap_kib=None, out=None):
 
 def main(argv):
     import argparse
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     ap.add_argument("scenario", help="a scenario file, or busy_day")
     g = ap.add_mutually_exclusive_group()
     g.add_argument("--data-kib", type=int, help="heap = the code + this many KiB")
