@@ -39,15 +39,34 @@ def free_port():
 
 
 class Mosquitto:
-    def __init__(self, tmp):
+    """mosquitto on a free loopback port with a generated config (TLS when certs given,
+    on-disk persistence across stop()/start() with persist)."""
+
+    def __init__(self, tmp, tls=None, persist=False):
+        tmp = str(tmp)
         self.port = free_port()
+        self.tmp = tmp
+        lines = ["listener %d 127.0.0.1" % self.port, "allow_anonymous true",
+                 "max_queued_messages 0", "max_inflight_messages 0",
+                 "log_dest stderr", "log_type error",
+                 # run as root (CI), mosquitto would drop to user "mosquitto", which cannot
+                 # read the certs in the test's private tmp dir
+                 "user %s" % getpass.getuser()]
+        if tls:
+            lines += ["cafile %s" % tls["ca"], "certfile %s" % tls["cert"],
+                      "keyfile %s" % tls["key"]]
+        lines.append("persistence %s" % ("true" if persist else "false"))
+        if persist:
+            lines.append("persistence_location %s/" % tmp)
         self.conf = os.path.join(tmp, "mosquitto-%d.conf" % self.port)
         with open(self.conf, "w") as f:
-            f.write("listener %d 127.0.0.1\nallow_anonymous true\nmax_queued_messages 0\n"
-                    "persistence false\nlog_dest stderr\nlog_type error\nuser %s\n"
-                    % (self.port, getpass.getuser()))
+            f.write("\n".join(lines) + "\n")
+        self.p = None
+        self.start()
+
+    def start(self):
         self.p = subprocess.Popen([MOSQUITTO, "-c", self.conf], stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.DEVNULL)
+                                  stderr=subprocess.PIPE)
         end = time.time() + 10
         while time.time() < end:
             try:
@@ -55,7 +74,8 @@ class Mosquitto:
                 return
             except OSError:
                 time.sleep(0.05)
-        raise AssertionError("mosquitto did not start")
+        self.p.kill()
+        raise AssertionError("mosquitto did not start: %s" % self.p.stderr.read())
 
     def stop(self):
         self.p.terminate()

@@ -8,7 +8,6 @@ config) with a paho-mqtt client, or a fake broker on a socket. FULL=1 runs the 7
 QoS 1 publish count; the default run does 5 000.
 """
 
-import getpass
 import json
 import os
 import queue
@@ -23,8 +22,8 @@ import paho.mqtt.client as mqtt
 import pytest
 from conftest import FULL
 from mpy import MICROPYTHON, PRELUDE, ROOT
+from mqttkit import MOSQUITTO, Mosquitto, free_port
 
-MOSQUITTO = "/usr/sbin/mosquitto"
 ROOT_TOPIC = "ebike/sim-001"
 MAX_GAP_MS = 50  # idle() must run at least this often, whatever the broker does
 # A TLS handshake step (ECDHE + certificate check) is CPU work inside one mbedtls call, not
@@ -209,53 +208,6 @@ def _device_script(cfg):
     with open(path + ".json", "w") as f:
         json.dump(cfg, f)
     return path
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Mosquitto:
-    """mosquitto on a free loopback port with a generated config (TLS when certs given)."""
-
-    def __init__(self, tmp, tls=None, persist=False):
-        self.port = free_port()
-        self.tmp = tmp
-        lines = ["listener %d 127.0.0.1" % self.port, "allow_anonymous true",
-                 "max_queued_messages 0", "max_inflight_messages 0",
-                 "log_dest stderr", "log_type error",
-                 # run as root (CI), mosquitto would drop to user "mosquitto", which cannot
-                 # read the certs in the test's private tmp dir
-                 "user %s" % getpass.getuser()]
-        if tls:
-            lines += ["cafile %s" % tls["ca"], "certfile %s" % tls["cert"],
-                      "keyfile %s" % tls["key"]]
-        lines.append("persistence %s" % ("true" if persist else "false"))
-        if persist:
-            lines.append("persistence_location %s/" % tmp)
-        self.conf = os.path.join(tmp, "mosquitto-%d.conf" % self.port)
-        with open(self.conf, "w") as f:
-            f.write("\n".join(lines) + "\n")
-        self.p = None
-        self.start()
-
-    def start(self):
-        self.p = subprocess.Popen([MOSQUITTO, "-c", self.conf], stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.PIPE)
-        end = time.time() + 10
-        while time.time() < end:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), 0.2).close()
-                return
-            except OSError:
-                time.sleep(0.05)
-        raise AssertionError("mosquitto did not start: %s" % self.p.stderr.read())
-
-    def stop(self):
-        self.p.terminate()
-        self.p.wait(timeout=10)
 
 
 @pytest.fixture
