@@ -46,6 +46,15 @@ def test_dashboard_shot_writes_svg_and_png(tmp_path):
     assert "> sim-001-1-2 <" in text
     assert re.search(r"> 1:\d\d:\d\d <", text)
     assert re.search(r"> 1[5-9]\d </text>", text), "no charging power figure"
+    # the event feed: the day's sessions so far, newest first, in the cabinet's time, with
+    # how each started and how each ended (port 4 ended at 09:16:49 after 1:06:39 charging)
+    assert "Events (newest first)" in text
+    assert re.search(r"> 09:16:49 </text><text[^>]*> sim-001 </text><text[^>]*> "
+                     r"port 4 ended: energy_limit, 200\.0 Wh, 26 fen, 1:06:39 <", text)
+    for s in ("port 1 started (card, full)", "port 2 started (remote, 240 min, order QR-1001)",
+              "port 6 ended: overcurrent, 0.0 Wh, 0 fen, 0:00:00", "online (fw "):
+        assert s in text, s
+    assert text.index("port 5 ended: overpower") < text.index("port 1 started")
 
     png = tmp_path / "dashboard.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -1,5 +1,6 @@
-"""tools/monitor: the MQTT-to-model logic, the Textual UI headless against a real mosquitto
-with a fake cabinet (paho), and the webhook forwarder against a local HTTP server.
+"""tools/monitor: the MQTT-to-model logic (ports, alarms, the event feed), the Textual UI
+headless against a real mosquitto with a fake cabinet (paho), its layout at 80x24 and on a
+wide terminal, and the webhook forwarder against a local HTTP server.
 
 The UI must show an overcurrent alarm within ALARM_SHOW_S of its publish: measured from
 just before the fake cabinet's QoS 1 publish to the moment the alarm's text is in the
@@ -190,11 +191,10 @@ def test_one_clear_ends_an_alarm_raised_again_at_another_level():
     assert m.active_alarms("ebike/c") == [] and m.unacked_critical() == [c]
 
 
-def test_model_on_the_firmwares_own_records_of_the_demo_day():
-    """The demo day (tools/sim/scenarios/demo_day.json) to 01:20 on the MicroPython unix
-    port: every alarm is raised once and cleared at most once, and the monitor shows one
-    row per alarm, one unacknowledged critical per critical alarm, and the ended sessions'
-    session_end totals."""
+@pytest.fixture(scope="module")
+def day_records():
+    """The firmware's own records (session_start, session_end, alarm) of the demo day
+    (tools/sim/scenarios/demo_day.json) to 01:20, run once on the MicroPython unix port."""
     from mpy import MICROPYTHON
     from simrun import run_scenario
 
@@ -205,7 +205,20 @@ def test_model_on_the_firmwares_own_records_of_the_demo_day():
     sc["duration_s"] = 4800  # past port 6's trip and unlock, and port 4's energy limit
     sc["events"] = [e for e in sc["events"] if e["t"] < sc["duration_s"]]
     events, _ = run_scenario(sc, timeout_s=300)
-    records = [e for e in events if e["ev"] == "record"]
+    return [e for e in events if e["ev"] == "record"]
+
+
+def feed(m, records, cabinet="sim-001"):
+    for r in records:
+        kind = "alarm" if r["kind"] == "alarm" else "event"
+        m.handle("ebike/%s/%s" % (cabinet, kind), json.dumps(r["payload"]))
+
+
+def test_model_on_the_firmwares_own_records_of_the_demo_day(day_records):
+    """The demo day to 01:20 on the MicroPython unix port: every alarm is raised once and
+    cleared at most once, and the monitor shows one row per alarm, one unacknowledged
+    critical per critical alarm, and the ended sessions' session_end totals."""
+    records = day_records
     alarms = [r["payload"] for r in records if r["kind"] == "alarm"]
     states = {}
     for a in alarms:  # the firmware: raised, cleared, raised, ... per (code, port)
@@ -215,9 +228,7 @@ def test_model_on_the_firmwares_own_records_of_the_demo_day():
     assert len({a["id"] for a in alarms}) == len(alarms)
     m = Model()
     m.handle("ebike/sim-001/status", json.dumps({"online": True, "ports": 10}))
-    for r in records:
-        kind = "alarm" if r["kind"] == "alarm" else "event"
-        m.handle("ebike/sim-001/" + kind, json.dumps(r["payload"]))
+    feed(m, records)
     assert [(a.code, a.state, a.cleared) for a in m.alarms] == [
         ("port_locked", "raised", True), ("overcurrent", "raised", True)]
     assert [a.code for a in m.unacked_critical()] == ["overcurrent"]
@@ -227,6 +238,114 @@ def test_model_on_the_firmwares_own_records_of_the_demo_day():
     assert (end["wh"], end["fen"], end["reason"]) == (200.0, 26, "energy_limit")
     assert (ports[3].wh, ports[3].fen) == (200.0, 26)
     assert (ports[5].wh, ports[5].fen, ports[5].last_end) == (0.0, 0, ("overcurrent", 0.0, 0))
+
+
+# What the event feed says of the demo day to 01:20 (firmware records, oldest first): the
+# card start on port 1, the QR order on port 2, remote starts with their limits, the
+# heater's overcurrent trip on port 6 the moment it started, port 4's energy limit.
+DAY_EVENTS = [
+    ("session_start", 0, 1764201674, "port 1 started (card, full)"),
+    ("session_start", 1, 1764201730, "port 2 started (remote, 240 min, order QR-1001)"),
+    ("session_start", 2, 1764201910, "port 3 started (remote, full)"),
+    ("session_start", 3, 1764202210, "port 4 started (remote, 200 Wh)"),
+    ("session_start", 4, 1764205210, "port 5 started (remote, full)"),
+    ("session_start", 5, 1764205610, "port 6 started (remote, 60 min)"),
+    ("session_end", 5, 1764205610, "port 6 ended: overcurrent, 0.0 Wh, 0 fen, 0:00:00"),
+    ("session_end", 3, 1764206209, "port 4 ended: energy_limit, 200.0 Wh, 26 fen, 1:06:39"),
+]
+
+
+def test_event_feed_on_the_firmwares_own_records(day_records):
+    """Every session_start and session_end record of the day is one row of the event feed,
+    newest first, stamped with the record's own start or end; the whole outbox delivered
+    again (QoS 1 redelivery: the same record ids) adds no row and changes no port."""
+    m = Model()
+    feed(m, day_records)
+    assert [(e.kind, e.port, e.t, e.text) for e in reversed(m.events)] == DAY_EVENTS
+    assert [e.cabinet for e in m.events] == ["sim-001"] * len(DAY_EVENTS)
+    assert m.events[1].reason == "overcurrent" and m.events[0].reason == "energy_limit"
+    ports = m.cabinets["ebike/sim-001"].ports
+    before = [(p.sid, p.start, p.wh, p.fen, p.last_end) for p in ports.values()]
+    feed(m, day_records)
+    assert len(m.events) == len(DAY_EVENTS)
+    assert [(p.sid, p.start, p.wh, p.fen, p.last_end) for p in ports.values()] == before
+    # port 4's start redelivered after its end does not reopen the session
+    start4 = [r for r in day_records if r["kind"] == "session_start"
+              and r["payload"]["port"] == 3][0]
+    msg(m, "ebike/sim-001/event", start4["payload"])
+    assert ports[3].sid is None and (ports[3].wh, ports[3].fen) == (200.0, 26)
+    # the same record ids from another cabinet are other records
+    feed(m, day_records[:1], cabinet="sim-002")
+    assert (m.events[0].cabinet, m.events[0].text) == ("sim-002", DAY_EVENTS[0][3])
+
+
+BIRTH = {"online": True, "fw": "cabinet-fw 0.6.0", "ports": 10, "rssi": None, "boot": 1,
+         "cabinet": "sim-001", "cards": 2}  # the firmware's status (docs/protocol.md)
+WILL = {"online": False}
+
+
+def test_status_changes_are_events_stamped_with_the_cabinets_clock():
+    wall = [1800000000.0]  # the monitor's clock: far from the simulated cabinet's
+    m = Model(wall=lambda: wall[0])
+    msg(m, "ebike/sim-001/status", BIRTH)  # retained: first sight of the cabinet
+    msg(m, "ebike/sim-001/status", BIRTH)  # a `status` command, or the retained one again
+    assert [(e.kind, e.text) for e in m.events] == [("online", "online (fw cabinet-fw 0.6.0)")]
+    assert m.events[0].t is None  # stamped by the next telemetry, the birth has no time
+    msg(m, "ebike/sim-001/telemetry", {"t": 1764201600, "ports": [], "full": True})
+    assert m.events[0].t == 1764201600
+    msg(m, "ebike/sim-001/telemetry", {"t": 1764216000, "ports": []})
+    wall[0] += 20  # the broker outage: the will, 20 s after the last telemetry
+    msg(m, "ebike/sim-001/status", WILL)
+    assert (m.events[0].kind, m.events[0].text, m.events[0].t) == (
+        "offline", "offline", 1764216020)
+    msg(m, "ebike/sim-001/status", WILL)  # retained again (a reconnect of the monitor)
+    msg(m, "ebike/sim-001/status", BIRTH)  # back: the same boot
+    assert [e.text for e in m.events[:2]] == ["online", "offline"]
+    assert m.events[0].t is None
+    # the outbox's backlog arrives before the first telemetry: it keeps its own time
+    msg(m, "ebike/sim-001/event", {"ev": "session_end", "id": "sim-001-1-2:e",
+                                    "sid": "sim-001-1-2", "port": 1, "start": 1764201730,
+                                    "end": 1764216131, "charge_s": 14400, "wh": 613.3,
+                                    "fen": 80, "reason": "time_limit"})
+    msg(m, "ebike/sim-001/telemetry", {"t": 1764217801, "ports": [], "full": True})
+    assert [(e.text, e.t) for e in m.events[:2]] == [
+        ("port 2 ended: time_limit, 613.3 Wh, 80 fen, 4:00:00", 1764216131),
+        ("online", 1764217801)]
+    # a power cut: the will, then a birth with the next boot number
+    msg(m, "ebike/sim-001/status", WILL)
+    msg(m, "ebike/sim-001/status", dict(BIRTH, boot=2))
+    assert [e.text for e in m.events[:2]] == ["online (restarted: boot 2)", "offline"]
+    m.handle("ebike/sim-001/status", b"")  # the retained status cleared: retired
+    assert (m.events[0].kind, m.events[0].cabinet) == ("retired", "sim-001")
+    assert m.cabinets == {}
+    assert [e.kind for e in m.events].count("online") == 3
+
+
+def test_link_events_view_filter_and_bound():
+    m = Model(max_events=3)
+    assert m.link_event("connecting") is not None
+    assert m.link_event("connecting") is None  # no change, no row
+    m.link_event("connected")
+    assert [(e.cabinet, e.who(), e.text) for e in m.events] == [
+        (None, "monitor", "broker connected"), (None, "monitor", "broker connecting")]
+    msg(m, "ebike/garden-1/event", {"ev": "session_start", "id": "g-1:s", "sid": "g-1",
+                                     "port": 0, "start": 1764201600, "auth": "remote"})
+    m.set_view("tower-*")  # the monitor's own rows stay in view
+    assert [e.who() for e in m.visible_events()] == ["monitor", "monitor"]
+    m.set_view("*")
+    assert len(m.visible_events()) == 3
+    msg(m, "ebike/garden-1/event", {"ev": "session_end", "id": "g-1:e", "sid": "g-1",
+                                     "port": 0, "start": 1764201600, "end": 1764205200,
+                                     "wh": 180.0, "fen": 23, "reason": "full"})
+    assert len(m.events) == 3 and m.events[-1].text == "broker connected"
+    for _ in range(3):
+        m.link_event("disconnected (x), retrying")
+        m.link_event("connected")
+    # the bound forgets the ids of dropped rows: a record that old is news again
+    assert all(e.kind == "link" for e in m.events) and m._event_keys == set()
+    msg(m, "ebike/garden-1/event", {"ev": "session_start", "id": "g-1:s", "sid": "g-1",
+                                     "port": 0, "start": 1764201600, "auth": "card:04A1B2C3"})
+    assert m.events[0].text == "port 1 started (card)"
 
 
 def test_bounded_feed_forgets_the_clear_keys_of_dropped_rows():
@@ -497,6 +616,124 @@ def test_ui_shows_alarm_within_2s_and_forwards_it(broker, hook_factory):
     print("alarm display latency: %.0f ms" % (result["latency_s"] * 1000))
     assert result["latency_s"] < ALARM_SHOW_S
     assert [b["alarm"]["code"] for b in hook.bodies] == ["overcurrent"]
+
+
+# The firmware's records of port 4's session in the demo day (wire port 3), as published.
+START4 = {"limit": {"wh": 200}, "id": "sim-001-1-4:s", "auth": "remote", "sid": "sim-001-1-4",
+          "order": None, "port": 3, "ev": "session_start", "start": 1764202210}
+END4 = {"order": None, "charge_s": 3999, "ev": "session_end", "auth": "remote", "port": 3,
+        "reason": "energy_limit", "fen": 26, "sid": "sim-001-1-4", "end": 1764206209,
+        "peak_w": 185, "wh": 200.0, "limit": {"wh": 200}, "id": "sim-001-1-4:e",
+        "start": 1764202210}
+
+
+def _hms_local(t):
+    return time.strftime("%H:%M:%S", time.localtime(t))
+
+
+def _screen_text(app):
+    return app.export_screenshot().replace("&#160;", " ")
+
+
+def test_ui_event_pane_shows_sessions_started_and_ended(broker):
+    """Through the broker: the birth, port 4's session_start and its session_end (twice: a
+    QoS 1 redelivery) are rows of the events pane, newest first, in local time."""
+    from tools.monitor.app import MonitorApp
+
+    cab = _cabinet(broker, "sim-001")
+    cab.publish("ebike/sim-001/status", json.dumps(BIRTH), qos=1, retain=True).wait_for_publish(5)
+    model = Model("ebike", "*")
+    app = MonitorApp(model, ("127.0.0.1", broker))
+
+    async def until(cond, timeout_s=5.0):
+        deadline = time.monotonic() + timeout_s
+        while not cond():
+            assert time.monotonic() < deadline, ("timed out", [e.text for e in model.events],
+                                                 _screen_text(app)[-4000:])
+            await asyncio.sleep(0.01)
+
+    started = "port 4 started (remote, 200 Wh)"
+    ended = "port 4 ended: energy_limit, 200.0 Wh, 26 fen, 1:06:39"
+
+    async def scenario():
+        async with app.run_test(size=(150, 40)):
+            await until(lambda: model.cabinets.get("ebike/sim-001") is not None)
+            cab.publish("ebike/sim-001/telemetry", json.dumps(
+                {"t": 1764202200, "ports": [], "full": True}))
+            cab.publish("ebike/sim-001/event", json.dumps(START4), qos=1)
+            await until(lambda: started in _screen_text(app))
+            for _ in range(2):
+                cab.publish("ebike/sim-001/event", json.dumps(END4), qos=1).wait_for_publish(5)
+            await until(lambda: ended in _screen_text(app))
+            await asyncio.sleep(0.3)  # the redelivered end, had it been taken twice
+            table = app.query_one("#events")
+            rows = [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
+            assert rows[:3] == [[_hms_local(1764206209), "sim-001", ended],
+                                [_hms_local(1764202210), "sim-001", started],
+                                [_hms_local(1764202200), "sim-001",
+                                 "online (fw cabinet-fw 0.6.0)"]]
+            assert [r[1:] for r in rows[3:]] == [["monitor", "broker connected"],
+                                                 ["monitor", "broker connecting"]]
+            shot = _screen_text(app)
+            assert "Events (newest first)" in shot and shot.count(ended) == 1
+            # port 4 shows the session's final figures and its end
+            assert "last: energy_limit" in shot
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        cab.loop_stop()
+        cab.disconnect()
+
+
+def test_ui_layout_at_80x24_and_on_a_wide_terminal():
+    """Ports on top, the alarm and event feeds below: stacked at 80x24, each with rows to
+    show, side by side on a wide terminal. The keys still act on the alarm feed."""
+    from tools.monitor.app import WIDE, MonitorApp
+
+    def layout(size):
+        model = Model("ebike", "*")
+        app = MonitorApp(model, ("127.0.0.1", _free_port()))  # no broker there: no link
+        got = {}
+
+        async def run():
+            async with app.run_test(size=size) as pilot:
+                msg(model, "ebike/sim-001/status", BIRTH)
+                msg(model, "ebike/sim-001/telemetry", {"t": 1764205500, "full": True, "ports": [
+                    {"p": p, "s": "idle", "w": 0} for p in range(10)]})
+                for r in DAY_ALARMS[:2]:
+                    msg(model, "ebike/sim-001/alarm", r)
+                msg(model, "ebike/sim-001/event", START4)
+                msg(model, "ebike/sim-001/event", END4)
+                app._draw()
+                await pilot.pause()
+                got["regions"] = {n: app.query_one("#" + n).region
+                                  for n in ("cabinets", "alarms", "events")}
+                got["shot"] = _screen_text(app)
+                await pilot.press("A")  # acknowledge all shown, from the keyboard
+                await pilot.pause()
+                got["unacked"] = len(model.unacked_critical())
+
+        asyncio.run(run())
+        return got
+
+    small = layout((80, 24))
+    cab, al, ev = (small["regions"][n] for n in ("cabinets", "alarms", "events"))
+    assert cab.y < al.y < ev.y and al.width == ev.width == 80  # stacked
+    assert cab.height >= 8 and al.height >= 5 and ev.height >= 5  # a few rows each
+    assert ev.bottom <= 23  # above the footer
+    for s in ("Alarms (newest first)", "Events (newest first)", "overcurrent",
+              "port 4 ended: energy_limit"):
+        assert s in small["shot"], s
+    assert small["unacked"] == 0
+
+    big = layout((WIDE + 20, 50))
+    cab, al, ev = (big["regions"][n] for n in ("cabinets", "alarms", "events"))
+    assert al.y == ev.y > cab.y and al.right <= ev.x  # side by side
+    assert cab.height == 12  # header, cabinet, 10 ports: all shown
+    assert ev.width >= 70 and al.width >= 100 and ev.height >= 30
+    assert "port 4 ended: energy_limit, 200.0 Wh, 26 fen, 1:06:39" in big["shot"]
+    assert big["unacked"] == 0
 
 
 def test_module_reports_bad_arguments():

@@ -11,11 +11,13 @@ the firmware on the MicroPython unix port playing the default day
 The firmware's first telemetry at or after --at virtual seconds (default 5500, 01:32 into
 the day: three ports charging, port 5 locked after an overload trip with its critical
 alarm unacknowledged, a heater's alarms on port 6 cleared, port 4 done at its energy
-limit) freezes the simulator (SIGSTOP) the moment it reaches the broker; the next message
-is two virtual minutes away, so the picture does not depend on the machine's speed. Once
-the monitor shows that telemetry, Textual's SVG export is written and cairosvg renders
-the PNG. Alarm times are shown in the cabinet's default time zone (tz_offset_h). Every
-wait is bounded; the broker and the firmware are stopped whatever happens.
+limit; the event feed lists those sessions' starts and ends) freezes the simulator
+(SIGSTOP) the moment it reaches the broker; the next message is two virtual minutes
+away, so the picture does not depend on the machine's speed. Once the monitor shows
+that telemetry, Textual's SVG export is written and cairosvg renders the PNG. Alarm and
+event times are shown in the cabinet's default time zone (tz_offset_h); the monitor's
+own link events carry the machine's clock, not the simulated day's. Every wait is
+bounded; the broker and the firmware are stopped whatever happens.
 """
 
 import argparse
@@ -37,7 +39,7 @@ from tools import demo  # noqa: E402
 SCENARIO = demo.DEFAULT_SCENARIO
 DEFAULT_OUT = os.path.join(ROOT, "docs", "screens")
 DEFAULT_AT = 5500  # virtual s into the day
-SIZE = (132, 30)  # terminal columns, rows
+SIZE = (132, 34)  # terminal columns, rows: the ports, and 8 rows each of alarms and events
 CONNECT_S = 10  # bound on the monitor and the trigger connecting to the broker
 REACH_S = 90  # bound on the firmware reaching the moment
 SHOW_S = 10  # bound on the monitor showing the frozen state

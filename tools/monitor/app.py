@@ -1,4 +1,6 @@
-"""The monitor's terminal UI (Textual): cabinets and ports on top, the alarm feed below.
+"""The monitor's terminal UI (Textual): cabinets and ports on top, below them the alarm
+feed and the event feed (sessions started and ended, cabinets online and offline, the
+monitor's own link), stacked, or side by side in a terminal at least WIDE columns wide.
 
 MQTT messages arrive in paho's thread and are posted to the app as `Incoming` messages,
 so the model is only touched in the UI thread. Keys: a = acknowledge the selected alarm,
@@ -10,21 +12,28 @@ import json
 import time
 from typing import ClassVar
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.binding import Binding
+from textual.containers import Container
 from textual.css.query import NoMatches
 from textual.message import Message
 from textual.widgets import DataTable, Footer, Input, Static
 
 from .link import Link
-from .model import subscriptions
+from .model import hms, subscriptions
 
 CAB_COLUMNS = ("Cabinet", "Link", "Port", "State", "W", "Session", "Elapsed", "Wh", "fen",
                "Note")
 ALARM_COLUMNS = ("Time", "Cabinet", "Where", "Code", "Level", "State", "Value", "Ack")
+EVENT_COLUMNS = ("Time", "Cabinet", "Event")
+WIDE = 180  # columns from which the alarm and event feeds sit side by side
 STATE_STYLE = {"charging": "green", "float": "green", "open": "cyan", "deferred": "yellow",
                "locked": "bold red", "fault": "bold red", "ended": "blue"}
+EVENT_STYLE = {"session_start": "cyan", "session_end": "", "online": "green",
+               "offline": "bold red", "retired": "yellow", "link": "italic"}
+SAFETY_REASONS = ("overpower", "overcurrent", "overtemp", "smoke", "relay_fault", "estop")
 
 
 class Incoming(Message):
@@ -42,11 +51,7 @@ class LinkState(Message):
         self.text = text
 
 
-def _hms(s):
-    if s is None:
-        return ""
-    s = int(s)
-    return "%d:%02d:%02d" % (s // 3600, s // 60 % 60, s % 60)
+_hms = hms
 
 
 def _clock(epoch, default):
@@ -71,8 +76,29 @@ def alarm_style(a):
     return style + " dim" if a.acked else style
 
 
+def event_style(e):
+    if e.kind == "session_end" and e.reason in SAFETY_REASONS:
+        return "red"  # a safety stop (its alarm is in the alarm feed)
+    if e.kind == "link" and e.text != "broker connected":
+        return "italic yellow"  # the monitor's link down: what it shows may be stale
+    return EVENT_STYLE.get(e.kind, "")
+
+
 def _sig(cell):
     return (cell.plain, str(cell.style)) if isinstance(cell, Text) else (cell, None)
+
+
+def _fit_columns(table, rows):
+    """Widen the auto-width columns to their widest cell at once. DataTable measures new
+    and updated cells only when idle, and a frame drawn before that stays cached with the
+    old widths until the table's next change (Textual issue #3533): a new event's line, or
+    a longer alarm state, would stay cut short on screen."""
+    for i, col in enumerate(table.columns.values()):
+        if col.auto_width:
+            need = max((cell_len(_sig(cells[i])[0]) for _, cells in rows if i < len(cells)),
+                       default=0)
+            if need > col.content_width:
+                col.content_width = need
 
 
 def _sync(table, rows):
@@ -80,12 +106,14 @@ def _sync(table, rows):
     are unchanged (no flicker, scroll kept), else rebuild the table."""
     keys = [k for k, _ in rows]
     old = getattr(table, "_mon_rows", None)
+    changed = False
     if old is not None and [k for k, _ in old] == keys:
         columns = list(table.columns)
         for (key, cells), (_, was) in zip(rows, old):
             for col, cell, prev in zip(columns, cells, was):
                 if _sig(cell) != _sig(prev):
                     table.update_cell(key, col, cell, update_width=True)
+                    changed = True
     else:
         row = table.cursor_row
         table.clear()
@@ -93,19 +121,32 @@ def _sync(table, rows):
             table.add_row(*cells, key=key)
         if table.row_count:
             table.move_cursor(row=min(row, table.row_count - 1))
+        changed = True
+    if changed:
+        _fit_columns(table, rows)
     table._mon_rows = rows
 
 
 class MonitorApp(App):
     TITLE = "e-bike cabinets"
+    # The ports table takes what it needs up to 45% of the screen, the feeds the rest:
+    # stacked, the alarms what they need up to half of it (at least 5 lines: title,
+    # header, rows), the events the remainder (80x24: 8 rows of ports, 3 of alarms, 4 of
+    # events); side by side from WIDE columns, both as tall as the space.
     CSS = """
     #banner { height: 1; background: $panel; }
     #banner.alert { background: red; color: white; text-style: bold; }
-    #cabinets { height: 1fr; }
-    #alarms { height: 1fr; border-top: solid red; }
+    #cabinets { height: auto; max-height: 45%; }
+    #feeds { height: 1fr; layout: vertical; }
+    Screen.-wide #feeds { layout: horizontal; }
+    #alarms { height: auto; min-height: 5; max-height: 50%; border-top: solid red; }
+    #events { height: 1fr; max-height: 100%; border-top: solid $accent; }
+    Screen.-wide #alarms { height: 1fr; max-height: 100%; width: 3fr; }
+    Screen.-wide #events { width: 2fr; border-left: vkey $accent; }
     #filter { display: none; }
     #filter.shown { display: block; }
     """
+    HORIZONTAL_BREAKPOINTS: ClassVar = [(0, "-narrow"), (WIDE, "-wide")]
     BINDINGS: ClassVar = [
         Binding("a", "ack", "Ack alarm"),
         Binding("A", "ack_all", "Ack all shown"),
@@ -133,7 +174,9 @@ class MonitorApp(App):
     def compose(self) -> ComposeResult:
         yield Static("", id="banner")
         yield DataTable(id="cabinets", cursor_type="row", zebra_stripes=True)
-        yield DataTable(id="alarms", cursor_type="row")
+        with Container(id="feeds"):
+            yield DataTable(id="alarms", cursor_type="row")
+            yield DataTable(id="events", cursor_type="none")
         yield Input(placeholder="cabinet glob, e.g. garden-*  (Enter applies, Esc cancels)",
                     id="filter")
         yield Footer()
@@ -143,6 +186,9 @@ class MonitorApp(App):
         alarms = self.query_one("#alarms", DataTable)
         alarms.add_columns(*ALARM_COLUMNS)
         alarms.border_title = "Alarms (newest first)"
+        events = self.query_one("#events", DataTable)
+        events.add_columns(*EVENT_COLUMNS)
+        events.border_title = "Events (newest first)"
         alarms.focus()
         self.set_interval(self.refresh_s, self._tick)
         host, port = self.broker
@@ -167,11 +213,12 @@ class MonitorApp(App):
             if self.forwarder is not None and alarm.critical:
                 self.forwarder.submit(alarm.as_dict())  # queue only: never blocks
             self._draw()  # alarms are shown at once, not at the next tick
-        elif msg.topic.endswith("/status"):
-            self._draw()  # so is a cabinet going online or offline
+        elif msg.topic.endswith(("/status", "/event")):
+            self._draw()  # so are a cabinet going online or offline and session records
 
     def on_link_state(self, msg: LinkState):
         self.link_state = msg.text
+        self.model.link_event(msg.text)
         self.dirty = True
 
     def _tick(self):
@@ -187,6 +234,7 @@ class MonitorApp(App):
             self._draw_banner()
             self._draw_cabinets()
             self._draw_alarms()
+            self._draw_events()
         except NoMatches:  # a redraw racing the screen's mount or teardown: next tick
             self.dirty = True
 
@@ -223,12 +271,13 @@ class MonitorApp(App):
             rows.append((c.root, (Text(c.id, style="bold"), link, "", "", "", "", "", "", "",
                                   note)))
             stale = " dim" if c.online is False else ""  # last known, cabinet is offline
+            cab_now = c.clock_estimate(wall)  # a session's start is on the cabinet's clock
             for p in c.port_list():
                 st = Text(p.state or "?", style=STATE_STYLE.get(p.state, "") + stale)
                 end = "" if not p.last_end else "last: %s" % p.last_end[0]
                 rows.append(("%s:%d" % (c.root, p.p), (
                     "", "", str(p.p + 1), st, _num(p.w, "%.0f"), (p.sid or "")[-12:],
-                    _hms(p.elapsed(wall)) if p.sid or p.el else "", _num(p.wh, "%.1f"),
+                    _hms(p.elapsed(cab_now)) if p.sid or p.el else "", _num(p.wh, "%.1f"),
                     _num(p.fen), end)))
         _sync(self.query_one("#cabinets", DataTable), rows)
 
@@ -254,6 +303,14 @@ class MonitorApp(App):
             table.move_cursor(row=self.shown_alarms.index(keep))
         elif keep is None and rows:
             table.move_cursor(row=0)
+
+    def _draw_events(self):
+        rows = []
+        for e in self.model.visible_events():
+            style = event_style(e)
+            cells = (_clock(e.t, e.received), e.who(), e.text)
+            rows.append((e.key, tuple(Text(str(x), style=style) for x in cells)))
+        _sync(self.query_one("#events", DataTable), rows)
 
     def selected_alarm(self):
         table = self.query_one("#alarms", DataTable)

@@ -1,4 +1,5 @@
-"""What the monitor knows about cabinets, ports and alarms, built from MQTT messages.
+"""What the monitor knows about cabinets, ports, alarms and the day's events, built from
+MQTT messages.
 
 Pure logic (no MQTT client, no UI): `Model.handle(topic, payload)` takes one message.
 
@@ -40,8 +41,24 @@ port), which are marked cleared; only a clear whose raise is unknown here (raise
 the monitor listened, or dropped from the bounded feed) gets a row of its own. An
 unacknowledged critical is a raised critical row not yet acknowledged, cleared or not: a
 critical alarm that ended still wants a staff acknowledgement, once.
-Acknowledgement is local to the model. A scope (prefix glob / cabinet glob) drops
-messages from other sites; a view filter (cabinet glob) narrows what is shown.
+Acknowledgement is local to the model.
+
+The event feed ("the day's events") is newest first by arrival, bounded, one row per
+session_start and session_end record (de-duplicated by (cabinet, record id) like the
+alarms; a redelivered record changes nothing, not even its port), per change of a
+cabinet's status (online / offline; a birth while online, e.g. on a `status` command, is
+no event unless its `boot` counter moved: a restart), per retired cabinet, and per change
+of the monitor's own link to the broker (`link_event`, called by the app). A row's time
+`t` is the cabinet's clock (epoch s) where it has one: a session_start's `start`, a
+session_end's `end`. A status carries no time: an offline one is stamped with the
+cabinet's clock as estimated from its last telemetry (its `t` plus the wall time since;
+the wall time when none came), an online one with the `t` of the cabinet's next telemetry
+(the firmware sends one at every connect; `t` is None until then, and the UI shows the
+arrival time). The monitor's own rows carry its wall clock. Event.text is the short line
+shown after the time and the cabinet.
+
+A scope (prefix glob / cabinet glob) drops messages from other sites; a view filter
+(cabinet glob) narrows what is shown (the monitor's own events are always shown).
 """
 
 import fnmatch
@@ -51,7 +68,41 @@ import time
 KINDS = ("status", "telemetry", "event", "alarm")
 CRITICAL = "critical"
 MAX_ALARMS = 500
+MAX_EVENTS = 500
 MAX_BAD = 50
+MONITOR = "monitor"  # the cabinet column of the monitor's own events
+
+
+def hms(s):
+    """Seconds as H:MM:SS ("" for None)."""
+    if s is None:
+        return ""
+    s = int(s)
+    return "%d:%02d:%02d" % (s // 3600, s // 60 % 60, s % 60)
+
+
+def _epoch(v):
+    return v if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+
+
+def limit_text(limit):
+    """A session limit (PROTOCOL.md start `limit`) in a few characters: full, 240 min,
+    200 Wh, 30 fen."""
+    if not isinstance(limit, dict) or not limit:
+        return None
+    if limit.get("full"):
+        return "full"
+    for key, unit in (("minutes", "min"), ("wh", "Wh"), ("fen", "fen")):
+        if key in limit:
+            return "%s %s" % (limit[key], unit)
+    return None
+
+
+def auth_text(auth):
+    """How a session was started: 'card:<id>' -> card, remote, or the value's kind."""
+    if not isinstance(auth, str) or not auth:
+        return None
+    return auth.partition(":")[0]
 
 
 def parse_site(site, default_prefix="ebike"):
@@ -103,6 +154,16 @@ class Cabinet:
         self.nports = None
         self.ports = {}
         self.last_seen = None  # monotonic
+        self.boot = None  # the birth's boot counter
+        self.tel_t = None  # `t` of the last telemetry (the cabinet's clock, epoch s)
+        self.tel_wall = None  # wall time that telemetry arrived
+        self.pending_online = []  # online events waiting for the next telemetry's `t`
+
+    def clock_estimate(self, wall_now):
+        """The cabinet's clock now, from its last telemetry; wall_now when none came."""
+        if self.tel_t is None:
+            return wall_now
+        return self.tel_t + max(0, wall_now - self.tel_wall)
 
     def port(self, p):
         if p not in self.ports:
@@ -154,19 +215,70 @@ class Alarm:
                 "value": self.value, "t": self.t}
 
 
+class Event:
+    """One row of the event feed. cabinet is None for the monitor's own events."""
+
+    def __init__(self, root, kind, text, t, seq, received, key=None, port=None, reason=None):
+        self.root = root
+        self.cabinet = root.partition("/")[2] if root else None
+        self.kind = kind  # session_start, session_end, online, offline, retired, link
+        self.text = text
+        self.t = t  # epoch s (see the module doc), None: received
+        self.seq = seq
+        self.received = received
+        self.key = key or "#%d" % seq  # (cabinet, record id) for records
+        self.port = port  # 0-based wire number
+        self.reason = reason  # a session_end's reason
+
+    def who(self):
+        return self.cabinet or MONITOR
+
+    def as_dict(self):
+        return {"cabinet": self.cabinet, "kind": self.kind, "text": self.text, "t": self.t,
+                "port": self.port, "reason": self.reason}
+
+
+def session_start_text(msg, p):
+    how = [x for x in (auth_text(msg.get("auth")), limit_text(msg.get("limit"))) if x]
+    if msg.get("order"):
+        how.append("order %s" % msg["order"])
+    return "port %d started" % (p + 1) + (" (%s)" % ", ".join(how) if how else "")
+
+
+def session_end_text(msg, p):
+    """port N ended: reason, Wh, fen, charging time (charge_s: outages excluded)."""
+    parts = [str(msg.get("reason") or "?")]
+    if isinstance(msg.get("wh"), (int, float)):
+        parts.append("%.1f Wh" % msg["wh"])
+    if isinstance(msg.get("fen"), int):
+        parts.append("%d fen" % msg["fen"])
+    dur = msg.get("charge_s")
+    if not isinstance(dur, (int, float)):
+        start, end = _epoch(msg.get("start")), _epoch(msg.get("end"))
+        dur = end - start if start is not None and end is not None and end >= start else None
+    if dur is not None:
+        parts.append(hms(dur))
+    return "port %d ended: %s" % (p + 1, ", ".join(parts))
+
+
 class Model:
     def __init__(self, prefix_glob="ebike", cabinet_glob="*", max_alarms=MAX_ALARMS,
-                 clock=time.monotonic, wall=time.time):
+                 clock=time.monotonic, wall=time.time, max_events=MAX_EVENTS):
         self.prefix_glob = prefix_glob
         self.cabinet_glob = cabinet_glob
         self.view_glob = "*"
         self.max_alarms = max_alarms
+        self.max_events = max_events
         self.clock = clock
         self.wall = wall
         self.cabinets = {}
         self.alarms = []  # newest first
         self._by_key = {}
         self._seq = 0
+        self.events = []  # newest first
+        self._event_keys = set()
+        self._event_seq = 0
+        self.link_state = None  # the last link_event text
         self.bad = []  # (topic, reason), newest last, bounded
         self.messages = 0
 
@@ -189,7 +301,9 @@ class Model:
         self.messages += 1
         root = prefix + "/" + cab
         if kind == "status" and not payload:
-            self.cabinets.pop(root, None)  # retained status cleared: cabinet retired
+            # retained status cleared: the cabinet is retired
+            if self.cabinets.pop(root, None) is not None:
+                self._add_event(root, "retired", "retired (status cleared)", None)
             return None
         try:
             msg = json.loads(payload)
@@ -216,12 +330,31 @@ class Model:
         if not isinstance(msg.get("online"), bool):
             self._bad(topic, "status without online true/false")
             return
-        c.online = msg["online"]
+        was, c.online = c.online, msg["online"]
+        boot = msg.get("boot") if isinstance(msg.get("boot"), int) else None
         if c.online:
             c.fw = msg.get("fw", c.fw)
             n = msg.get("ports")
             if isinstance(n, int) and 0 < n <= 64:
                 c.nports = n
+        t = _epoch(msg.get("t"))
+        if was is not c.online or (c.online and boot is not None and c.boot is not None
+                                   and boot != c.boot):
+            if c.online:
+                text = "online"
+                if was is None and c.fw:
+                    text += " (fw %s)" % c.fw
+                elif boot is not None and c.boot is not None and boot != c.boot:
+                    text += " (restarted: boot %d)" % boot
+                ev = self._add_event(c.root, "online", text, t)
+                if t is None:
+                    c.pending_online.append(ev)  # stamped by the next telemetry
+            else:
+                c.pending_online = []
+                self._add_event(c.root, "offline", "offline",
+                                t if t is not None else c.clock_estimate(self.wall()))
+        if c.online and boot is not None:
+            c.boot = boot
 
     def _telemetry(self, c, msg, topic):
         ports = msg.get("ports")
@@ -230,6 +363,12 @@ class Model:
             return
         if c.online is None:
             c.online = True  # telemetry flows, so the cabinet is up even before a status
+        t = _epoch(msg.get("t"))
+        if t is not None:
+            c.tel_t, c.tel_wall = t, self.wall()
+            for ev in c.pending_online:
+                ev.t = t
+            c.pending_online = []
         now = self.clock()
         for e in ports:
             if not isinstance(e, dict) or not isinstance(e.get("p"), int) or not 0 <= e["p"] < 64:
@@ -248,12 +387,26 @@ class Model:
         if not isinstance(p, int) or not 0 <= p < 64:
             self._bad(topic, "event without a port")
             return
+        start = ev == "session_start" or (ev is None and "end" not in msg)
+        if not start and not (ev == "session_end" or "reason" in msg):
+            return
+        key = None
+        if msg.get("id") is not None:
+            key = "%s#%s" % (c.root, msg["id"])
+            if key in self._event_keys:
+                return  # at-least-once delivery: a duplicate, already applied
         port = c.port(p)
-        if ev == "session_start" or (ev is None and "end" not in msg):
+        if start:
+            self._add_event(c.root, "session_start", session_start_text(msg, p),
+                            _epoch(msg.get("start")), key, p)
+        else:
+            self._add_event(c.root, "session_end", session_end_text(msg, p),
+                            _epoch(msg.get("end")), key, p, msg.get("reason"))
+        if start:
             port.sid, port.start, port.auth = msg.get("sid"), msg.get("start"), msg.get("auth")
             port.wh = port.fen = port.el = None
             port.last_end = None
-        elif ev == "session_end" or "reason" in msg:
+        else:
             if port.sid in (None, msg.get("sid")):
                 port.sid = port.start = port.auth = port.el = None
                 # The session's final figures, not the last telemetry's (up to
@@ -293,6 +446,25 @@ class Model:
         del self.alarms[self.max_alarms:]
         return a
 
+    def _add_event(self, root, kind, text, t, key=None, port=None, reason=None):
+        self._event_seq += 1
+        ev = Event(root, kind, text, t, self._event_seq, self.wall(), key, port, reason)
+        self.events.insert(0, ev)
+        if key is not None:
+            self._event_keys.add(key)
+        for gone in self.events[self.max_events:]:
+            self._event_keys.discard(gone.key)
+        del self.events[self.max_events:]
+        return ev
+
+    def link_event(self, text):
+        """The monitor's own link to the broker changed (Link's state text). Returns the
+        new Event, or None when the state is the one already recorded."""
+        if text == self.link_state:
+            return None
+        self.link_state = text
+        return self._add_event(None, "link", "broker " + text, self.wall())
+
     # ------------------------------------------------------------ actions
     def ack(self, key):
         """Acknowledge one alarm by key. Returns the alarm, or None when unknown."""
@@ -321,6 +493,10 @@ class Model:
 
     def visible_alarms(self):
         return [a for a in self.alarms if self._visible(a.cabinet)]
+
+    def visible_events(self):
+        """The event feed under the view filter; the monitor's own events are always shown."""
+        return [e for e in self.events if e.cabinet is None or self._visible(e.cabinet)]
 
     def active_alarms(self, root):
         """Raised alarms of a cabinet not yet cleared."""
