@@ -4,7 +4,7 @@ Starts a local MQTT broker (mosquitto when installed, else the pure-Python amqtt
 `make setup` installs) on a free loopback port, runs the firmware on the MicroPython unix
 port with the default 10-port day (tools/sim/scenarios/demo_day.json) against it at a
 watchable speed, and shows the staff monitor as the live dashboard (ports, power,
-session timers, bills, alarms, link state). Ctrl-C (or q in the dashboard) stops
+session timers, bills, alarms, the day's events, link state). Ctrl-C (or q in the dashboard) stops
 everything it started.
 
     python tools/demo.py [--speed N|max] [--headless] [--scenario FILE]
