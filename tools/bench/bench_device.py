@@ -11,7 +11,8 @@ figures:
   virtual minute of the day.
 - device_day_in_64k_data: the day run with `-X heapsize=<code + 64 KiB>`: 30 sessions end
   or it FAILED.
-- device_day_min_data_kib: the smallest such budget (to 4 KiB) the day completes in. It is
+- device_day_min_data_kib: the smallest such budget (to 4 KiB) the day completes in, and
+  device_day_min_heapsize_kib the `-X heapsize` that makes with the code. The budget is
   larger than the sampled peak: a long day fragments the heap, and a journal write needs
   a few hundred contiguous bytes while its own temporaries are alive.
 This 64-bit VM spends 8 bytes per pointer where the ESP32 spends 4, so every heap figure
@@ -72,6 +73,7 @@ def main():
             else:
                 lo = mid
         print("device_day_min_data_kib %d KiB" % hi)
+        print("device_day_min_heapsize_kib %d KiB" % (code_kib + hi))
         return 0
     finally:
         shutil.rmtree(tree, ignore_errors=True)

@@ -35,6 +35,7 @@ TARGETS = {
     "device_day_in_64k_data": "completes: heap = code + 64 KiB, 30 sessions end",
     "device_day_data_peak_bytes": "< 65536 (firmware data, 64-bit VM)",
     "device_day_min_data_kib": "<= 64 KiB above the code",
+    "device_day_min_heapsize_kib": "(code + that: the smallest -X heapsize here)",
     "device_day_wall": "(world on CPython, firmware VM, one pipe per tick)",
     "trip_latency_worst_ms": "<= one meter sweep",
     "flash_writes_per_h_10_charging": "<= 900/h (>= 10 years on 4 MiB littlefs)",
