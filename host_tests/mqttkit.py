@@ -152,9 +152,14 @@ class Server:
 
 def retained_status(port):
     """The retained status as a new subscriber sees it (payload bytes)."""
+    return retained_message(port)[0]
+
+
+def retained_message(port):
+    """(payload, retain flag) of the status as a new subscriber sees it."""
     got = queue.Queue()
     c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="peek-%d" % time.time_ns())
-    c.on_message = lambda c_, u, m: got.put(m.payload)
+    c.on_message = lambda c_, u, m: got.put((m.payload, m.retain))
     c.connect("127.0.0.1", port)
     c.subscribe(ROOT_TOPIC + "/status", qos=1)
     c.loop_start()

@@ -22,9 +22,8 @@ import paho.mqtt.client as mqtt
 import pytest
 from conftest import FULL
 from mpy import MICROPYTHON, PRELUDE, ROOT
-from mqttkit import MOSQUITTO, Mosquitto, free_port
+from mqttkit import MOSQUITTO, ROOT_TOPIC, Mosquitto, free_port, retained_message
 
-ROOT_TOPIC = "ebike/sim-001"
 MAX_GAP_MS = 50  # idle() must run at least this often, whatever the broker does
 # A TLS handshake step (ECDHE + certificate check) is CPU work inside one mbedtls call, not
 # a network wait: it cannot be sliced. ~10-40 ms on a PC; on the ESP32 a few hundred ms,
@@ -251,21 +250,6 @@ class Sub:
         self.c.disconnect()
 
 
-def retained_status(port):
-    """The retained status as a fresh client sees it."""
-    got = queue.Queue()
-    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="peek-%d" % time.time_ns())
-    c.on_message = lambda c_, u, m: got.put((m.payload, m.retain))
-    c.connect("127.0.0.1", port)
-    c.subscribe(ROOT_TOPIC + "/status", qos=1)
-    c.loop_start()
-    try:
-        return got.get(timeout=5)
-    finally:
-        c.loop_stop()
-        c.disconnect()
-
-
 def opts(port, **kw):
     o = {"host": "127.0.0.1", "port": port, "backoff_min_ms": 200, "backoff_max_ms": 1000,
          "backlog_delay_max_ms": 0, "connect_timeout_ms": 3000, "op_timeout_ms": 2000}
@@ -280,12 +264,12 @@ def test_birth_retained_and_will_when_the_process_dies(broker):
                   "sleep_ms": 2})
     try:
         dev.wait("up", 10)
-        payload, retain = retained_status(broker.port)
+        payload, retain = retained_message(broker.port)
         assert json.loads(payload) == json.loads(birth) and retain
         dev.kill()  # no DISCONNECT: the broker publishes the retained last will
         end = time.time() + 5
         while time.time() < end:
-            payload, retain = retained_status(broker.port)
+            payload, retain = retained_message(broker.port)
             if payload != birth.encode():
                 break
             time.sleep(0.1)
@@ -308,7 +292,7 @@ def test_telemetry_qos0_status_update_and_orderly_close(broker):
         sub.close()
     assert end["connects"] == 1 and end["drops"] == 0
     # close(): the retained status says offline, without relying on the will
-    assert retained_status(broker.port) == (b'{"online": false}', True)
+    assert retained_message(broker.port) == (b'{"online": false}', True)
 
 
 def test_outbox_delivered_in_order_with_qos1_and_topics_by_kind(broker):
