@@ -111,8 +111,8 @@ class Bill:
         self._forget_slot()
 
     def _forget_slot(self):
-        # The TOU slot last used, as an epoch interval [lo, hi): inside it no modulo is
-        # needed (epoch seconds are long ints on the ESP32; comparing them allocates not).
+        # The TOU slot last used, as an interval [lo, hi) of epoch_s: inside it no modulo
+        # is needed.
         self._slot_lo = 0
         self._slot_hi = 0
         self._slot_price = self.tariff.energy_fen_per_kwh
@@ -130,7 +130,9 @@ class Bill:
         return self._slot_price
 
     def add_energy(self, d_mwh, epoch_s=None):
-        """Bill d_mwh (int >= 0) delivered at epoch_s (for TOU; None: base price)."""
+        """Bill d_mwh (int >= 0) delivered at epoch_s (for TOU; None: base price).
+        epoch_s: seconds since any midnight UTC; the app passes Clock.since2024_s(),
+        a small int on the ESP32 where Unix seconds are a long int."""
         if d_mwh <= 0:
             return
         self.energy_mwh += d_mwh
