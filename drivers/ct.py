@@ -195,9 +195,10 @@ class CTMeters:
     """Per-port meters on CTs, with the attribute API of drivers.meterscan.MeterScanner.
 
     Per port p (preallocated lists of ints): mv (the nominal voltage: a CT measures no
-    voltage), ma (RMS current), mw (estimated power), energy_mwh (monotonic, wrapping at 2**30 like ticks), seen_ms
-    (ticks_ms of the last reading; construction time before the first), frames (readings
-    taken; a change means a new reading), misses (readings rejected for a bias fault).
+    voltage), ma (RMS current), mw (estimated power), energy_mwh (monotonic, wrapping at
+    2**30 like ticks), seen_ms (ticks_ms of the last reading; construction time before the
+    first), frames (readings taken; a change means a new reading), misses (readings
+    rejected for a bias fault).
     sweep_ms: duration of the last full rotation over all ports (0 until one has
     completed), sweeps: rotations completed. age_ms(p), silent(p) as the scanner's.
 

@@ -16,7 +16,6 @@
 #   level (>= 1.25 * full_w), so noise around full_w does not restart it.
 
 from firmware import codes
-
 from firmware.ticks import counter_diff
 
 _BUCKETS = 30  # energy snapshots per unplug window

@@ -13,11 +13,10 @@
 #   the first 20 s of the run;
 # - wall clock in July 2026, a time-of-use tariff, 5 s before a half-hour slot change;
 # - 9 sessions charging for 3 hours, one deferred to the off-peak hour.
-from vclock import CLOCK
-
 import machine
 from benchboard import Relays, Sensors, _Count
 from hlw8032_emu import ReplayUart, make_frame
+from vclock import CLOCK
 
 from drivers.meterscan import MeterScanner
 from firmware import config as config_mod
@@ -48,7 +47,7 @@ class RelayUart:
         self.relays = relays
         self.on = ReplayUart(_stream(0.82))
         self.off = ReplayUart(_stream(0.0))
-        self.scanner = None
+        self.scanner = None  # type: MeterScanner | None
 
     def _src(self):
         s = self.scanner
