@@ -312,8 +312,8 @@ class Cloud:
         if True in self._stale:
             self._configure_judges()
         up = self.uplink
-        if up is None or not up.connected:
-            return
+        if up is None or not up.connected or not self.clock_set():
+            return  # telemetry carries the wall time: none until it is known
         if up.connects != self._connects:  # a new connection: a full picture first
             self._connects = up.connects
             self._sent = None

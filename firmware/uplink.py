@@ -68,6 +68,11 @@ DEFAULTS = {
 }
 
 
+def _is_ipv4(host):
+    parts = host.split(".")
+    return len(parts) == 4 and all(p.isdigit() and int(p) < 256 for p in parts)
+
+
 class _AppAbort(Exception):
     """Unwinds umqtt after idle() or on_command() raised; step() re-raises the original."""
 
@@ -86,6 +91,9 @@ class Uplink:
         o.update(opts)
         if o["tls"] and not o["cadata"]:
             raise ValueError("tls needs cadata (the broker's CA certificate)")
+        if resolver is None and not _is_ipv4(o["host"]):
+            # getaddrinfo() of a name blocks for lwIP's 7-14 s when DNS does not answer
+            raise ValueError("host %r is a name: give a resolver (firmware/dns.py)" % o["host"])
         self.o = o
         self.clock = clock
         self.outbox = outbox
@@ -107,6 +115,7 @@ class Uplink:
         self.telemetry = None
         self.lane = []  # urgent (topic, payload, keep) in order
         self.tap = None  # tap(topic, payload) after every publish
+        self.restamp = None  # restamp(payload) -> payload or None (hold): wallclock.py
         self._ctx = None
         self.client = None  # set once connected (CONNACK, SUBACK, birth PUBACK)
         self.sock = None
@@ -259,8 +268,7 @@ class Uplink:
                     raise OSError(errno.ETIMEDOUT)
                 return
         self.resolve_since = None
-        # A name without a resolver is looked up here, blocking (an IP literal is not).
-        addr = socket.getaddrinfo(host, self.port)[0][-1]
+        addr = socket.getaddrinfo(host, self.port)[0][-1]  # an IP literal: no lookup
         self._arm(o["connect_timeout_ms"])
         self.sock = sock = SliceSock(self, socket.socket())
         user = o["user"]
@@ -369,6 +377,10 @@ class Uplink:
             if rec is None:
                 return
             rid, kind, payload = rec
+            if self.restamp is not None:
+                payload = self.restamp(payload)
+                if payload is None:
+                    return  # made before the wall clock was known: held until it is
             t = self.topic.get(kind) if kind in KIND_TOPIC else None
             if t is None:
                 self.bad_kind += 1  # cannot be routed: drop it rather than block the box
