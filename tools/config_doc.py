@@ -108,10 +108,14 @@ WHY = {
     "net": "Uplink: `wifi`, `ppp` (a cellular modem on a UART) or `none` (offline).",
     "wifi_ssid": "Wi-Fi network name (tools.provision --wifi-ssid).",
     "wifi_password": "Wi-Fi WPA2 password.",
-    "ppp_apn": "`net` \"ppp\": the SIM card's access point name (China Mobile `cmnet`, IoT cards often `cmiot`). The modem is on `pins.modem_uart` with `pins.modem_tx`/`modem_rx`, which must be set.",
+    "ppp_apn": ("`net` \"ppp\": the SIM card's access point name (China Mobile `cmnet`, "
+                "IoT cards often `cmiot`). The modem is on `pins.modem_uart` with "
+                "`pins.modem_tx`/`modem_rx`, which must be set."),
     "ppp_user": "`net` \"ppp\": PAP user name; empty: no authentication.",
     "ppp_password": "`net` \"ppp\": PAP password.",
-    "ntp_host": "NTP server that sets the wall clock after every power-up (the board has no RTC battery); empty: only the server's signed `time` command sets it. Looked up with the non-blocking resolver.",
+    "ntp_host": ("NTP server that sets the wall clock after every power-up (the board has "
+                 "no RTC battery); empty: only the server's signed `time` command sets it. "
+                 "Looked up with the non-blocking resolver."),
     "mqtt_host": "MQTT broker host name or address.",
     "mqtt_port": "Broker port; 0 means 1883, or 8883 with TLS.",
     "mqtt_user": "The cabinet's MQTT user name; empty: connect without one.",

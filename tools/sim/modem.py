@@ -1,5 +1,5 @@
 # A cellular modem on a fake UART (machine.UART source): answers the AT dialling that
-# firmware/netif.Ppp sends, then PPP (the fake network.PPP decides when that is up and writes nothing here).
+# firmware/netif.Ppp sends; then PPP is up when the fake network.PPP says so.
 #
 #   m = Modem(); machine.UART._sources[1] = m   # before or after the firmware opens UART 1
 #   m.commands: the AT lines received;  m.fail_on = b"AT+CGDCONT" answers ERROR to it

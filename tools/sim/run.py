@@ -28,6 +28,7 @@ import vsocket  # noqa: E402
 from board import VirtualBoard  # noqa: E402
 from vclock import CLOCK  # noqa: E402
 
+from firmware import bootguard  # noqa: E402
 from firmware import config as config_mod  # noqa: E402
 from firmware.app import App  # noqa: E402
 from firmware.dns import Resolver  # noqa: E402
@@ -43,6 +44,9 @@ from firmware.wallclock import WallClock  # noqa: E402
 DNS_SERVER = "192.168.4.1"
 NTP_HOST = "ntp.sim"
 NTP_IP = "203.0.113.123"
+_NOT_CRASHES = (machine.PWRON_RESET, machine.SOFT_RESET, machine.DEEPSLEEP_RESET)
+_CAUSES = {machine.PWRON_RESET: "power_on", machine.HARD_RESET: "hard",
+           machine.WDT_RESET: "watchdog", machine.SOFT_RESET: "soft"}
 
 USAGE = ("usage: micropython tools/sim/run.py SCENARIO.json [--broker HOST:PORT] "
          "[--log FILE] [--state DIR] [--speed N] [--tick MS] [--fidelity model|bytes] "
@@ -139,7 +143,12 @@ class Sim:
         journal = Journal(self.state_dir, cfg["ports"], CLOCK, cfg["checkpoint_s"])
         outbox = Outbox(self.state_dir, prefix=cfg["cabinet_id"] + "-")
         self.outbox = outbox
-        power_up = machine.reset_cause() == machine.PWRON_RESET
+        cause = machine.reset_cause()
+        power_up = cause == machine.PWRON_RESET
+        crashes = bootguard.note_boot(self.state_dir, cause not in _NOT_CRASHES)
+        self.up_ms = 0  # ran since this boot (bootguard.STABLE_MS marks it stable)
+        self.log({"ev": "boot", "cause": _CAUSES.get(cause, cause), "crashes": crashes,
+                  "safe_mode": bootguard.safe_mode(crashes, False)})
         self.wall = WallClock(CLOCK, self.state_dir, _set_rtc, power_up)
         resolver = Resolver(DNS_SERVER, CLOCK, sock_mod=vsocket).lookup
         self.ntp = Ntp(resolver, CLOCK, self.wall.set, host=NTP_HOST, sock_mod=vsocket)
@@ -274,6 +283,10 @@ class Sim:
     def step_firmware(self, speed=None, wall0=None):
         """One main-loop pass of the firmware: control tick, panel, NTP, link."""
         self.app.tick()
+        if self.up_ms < bootguard.STABLE_MS:
+            self.up_ms += self.tick_ms
+            if self.up_ms >= bootguard.STABLE_MS:
+                bootguard.mark_stable(self.state_dir)
         if self.panel is not None:
             self.panel_cloud()
             self.panel.step()

@@ -35,7 +35,7 @@ import machine
 import vsocket
 from vclock import CLOCK
 
-from firmware import jws
+from firmware import bootguard, jws
 from firmware.cloud import Cloud, uplink_opts
 from firmware.dns import Resolver
 
@@ -233,6 +233,7 @@ class SimLink:
         self.uplink = None
         sim.board.power_off()  # the GPIOs reset: every relay drops
         machine.RESET_CAUSE[0] = machine.HARD_RESET  # machine.reset(): the RTC runs on
+        bootguard.mark_planned(sim.state_dir)  # asked for, as main.py does: not a crash
         sim.board.power_on()
         sim.app = sim.boot()
         self.ensure()
