@@ -25,7 +25,6 @@ MODEM_BAUD = 115200  # SIM7600 / EC20 AT port default
 MODEM_RXBUF = 1024  # PPP frames arrive while the loop is busy elsewhere
 # Resets that are not crashes (bootguard.py); brown-outs report PWRON_RESET on the esp32.
 _NOT_CRASHES = (machine.PWRON_RESET, machine.SOFT_RESET, machine.DEEPSLEEP_RESET)
-_EPOCH_OFFSET_S = cabinet.Clock(time).offset  # 946684800 on a 2000-epoch port, else 0
 
 
 def _mkdir(path):
@@ -147,8 +146,7 @@ def modem_uart(cfg):
 
 def _set_rtc(unix_s, ms=0):
     """The RTC from Unix seconds (NTP, the `time` command), on either port epoch."""
-    t = time.gmtime(unix_s - _EPOCH_OFFSET_S)
-    machine.RTC().datetime((t[0], t[1], t[2], t[6], t[3], t[4], t[5], ms * 1000))
+    cabinet.set_rtc(machine, time, unix_s, ms)
 
 
 def _read(path):

@@ -168,3 +168,48 @@ def test_resolver_and_ntp_on_the_virtual_network():
         n2.step()
         CLOCK.advance_ms(20)
     assert got2 == [] and CLOCK.us - us == 500 * 20000
+
+
+class _Time2000:
+    """A port with the ESP32 builds' 2000 epoch: time() counts from 2000-01-01."""
+
+    def __init__(self, since_2000_s):
+        self.s = since_2000_s
+
+    def time(self):
+        return self.s
+
+    def gmtime(self, secs=None):
+        import machine  # the fake's civil-date helper, independent of the host's epoch
+        y, mo, d, h, mi, s, wd = machine._civil_of((self.s if secs is None else secs)
+                                                   + RTC_POWER_UP)
+        return (y, mo, d, h, mi, s, wd, 0)
+
+    ticks_ms = ticks_us = ticks_diff = ticks_add = sleep_ms = None
+
+
+class _Rtc:
+    set_to = None
+
+    def __call__(self):
+        return self
+
+    def datetime(self, dt):
+        _Rtc.set_to = dt
+
+
+def test_wall_clock_is_unix_time_on_either_epoch():
+    from drivers import cabinet
+
+    t2000 = _Time2000(START_EPOCH - RTC_POWER_UP)
+    c = cabinet.Clock(t2000)
+    assert c.offset == RTC_POWER_UP and c.time() == START_EPOCH  # the wire is Unix time
+
+    class _M:
+        RTC = _Rtc()
+    cabinet.set_rtc(_M, t2000, START_EPOCH + 61, 250)  # 2025-11-27 00:01:01.25 UTC
+    assert _Rtc.set_to == (2025, 11, 27, 3, 0, 1, 1, 250000), _Rtc.set_to
+    import time as host_time
+    if host_time.gmtime(0)[0] == 1970:  # this VM: the 1970 epoch, no offset
+        cabinet.set_rtc(_M, host_time, START_EPOCH + 61)
+        assert _Rtc.set_to == (2025, 11, 27, 3, 0, 1, 1, 0), _Rtc.set_to
