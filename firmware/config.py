@@ -93,6 +93,8 @@ SCHEMA = {
     "mqtt_password": ("text", "", 0, 64),
     "mqtt_tls": ("bool", False, None, None),
     "mqtt_ca_file": ("text", "", 0, 64),  # PEM CA on flash; TLS verifies the broker with it
+    "mqtt_psk_identity": ("text", "", 0, 64),  # TLS-PSK identity; "": the cabinet id
+    "mqtt_psk_key": ("hex", "", 0, 128),  # TLS-PSK key (hex); set: PSK instead of the CA
     "mqtt_keepalive_s": ("int", 60, 10, 600),
     "max_msg_bytes": ("int", 2048, 512, 16384),  # larger inbound messages are discarded
     "backlog_delay_s": ("num", 120, 0, 600),  # random delay before re-sending a backlog

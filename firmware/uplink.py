@@ -52,6 +52,7 @@ DEFAULTS = {
     "prefix": "ebike", "cabinet": "sim-001", "client_id": None,  # None: the cabinet id
     "user": None, "password": None,
     "tls": False, "cadata": None, "server_hostname": None,  # CA certs (PEM or DER bytes)
+    "psk_identity": None, "psk_key": None,  # TLS-PSK instead of a CA (key: bytes or hex)
     "keepalive_s": 60,
     "backoff_min_ms": 1000, "backoff_max_ms": 120000,
     "stable_ms": 30000,  # a connection that lasted this long resets the backoff
@@ -89,8 +90,8 @@ class Uplink:
                  resolver=None, rand=_rand):
         o = dict(DEFAULTS)
         o.update(opts)
-        if o["tls"] and not o["cadata"]:
-            raise ValueError("tls needs cadata (the broker's CA certificate)")
+        if o["tls"] and not o["cadata"] and not o["psk_key"]:
+            raise ValueError("tls needs cadata (the broker's CA certificate) or a psk_key")
         if resolver is None and not _is_ipv4(o["host"]):
             # getaddrinfo() of a name blocks for lwIP's 7-14 s when DNS does not answer
             raise ValueError("host %r is a name: give a resolver (firmware/dns.py)" % o["host"])
@@ -247,7 +248,7 @@ class Uplink:
 
     def ssl_ctx(self):
         if self.o["tls"] and self._ctx is None:
-            self._ctx = tls_context(self.o["cadata"])
+            self._ctx = tls_context(self.o["cadata"], self.o["psk_identity"], self.o["psk_key"])
         return self._ctx
 
     # --- connection ---
