@@ -220,3 +220,35 @@ print("coils", sum(c.energised for c in contacts))
     finally:
         srv.close()
         broker.stop()
+
+
+def test_safe_mode_clears_itself_after_a_stable_period_not_after_the_service_button(tmp_path):
+    cfg, state = _write_cfg(tmp_path, net="none")
+    for cause in (1, 2, 2):
+        run_mpy(BOOT % (cause, cfg, state, state, 5))
+    out = run_mpy(RIG + r'''
+machine.RESET_CAUSE[0] = machine.HARD_RESET
+import main
+from firmware import bootguard
+app, board, cfg, problems = main.build(%r, %r, clock=CLOCK)
+print("safe", app.safe)
+t0 = CLOCK.us
+try:
+    main.run_safe(app, board, cfg, %r, max_ticks=200000)
+    print("no reset")
+except SystemExit as e:
+    print("reset_after_s", (CLOCK.us - t0) // 1000000)
+print("coils", sum(c.energised for c in contacts))
+''' % (cfg, state, state))
+    got = _lines(out)
+    assert got["safe"] == "True" and got["coils"] == "0", out
+    assert int(got["reset_after_s"]) == 1800, out  # bootguard.SAFE_CLEAR_MS
+    assert "safe False" in run_mpy(BOOT % (2, cfg, state, state, 5))  # cleared
+    held = run_mpy(RIG + r'''
+machine.Pin.drive(P["service"], 0)
+import main
+app, board, cfg, problems = main.build(%r, %r, clock=CLOCK)
+main.run_safe(app, board, cfg, %r, max_ticks=100000)  # 2000 s: no restart
+print("still_safe", app.safe)
+''' % (cfg, state + "2", state + "2"))
+    assert "still_safe True" in held, held
