@@ -198,3 +198,26 @@ def test_restore_queues_a_journaled_pending_record_again(tmp_path, kind):
         sim.outbox.ack(rid)
     assert (kind, payload) in got, got
     assert store.read(d, "port0")[0]["pend"] == []  # ... and dropped from the journal
+
+
+def test_a_port_locked_by_a_trip_stays_locked_across_a_power_cut(tmp_path):
+    # Boot restores every port from the journal before any relay may close: the shorted
+    # port must come back locked, refuse a start and keep its relay open.
+    sc = scenario_mod.load({"cabinet": {"ports": 2}, "duration_s": 200, "events": [
+        {"t": 1, "port": 0, "plug": {"model": "lead_acid_48v_20ah", "soc": 0.3}},
+        {"t": 2, "cmd": {"op": "start", "port": 0, "limit": {"full": True}}},
+        {"t": 30, "port": 0, "fault": "short"},
+        {"t": 60, "power_cut": {"duration_s": 30}},
+        {"t": 120, "cmd": {"op": "start", "port": 0, "limit": {"full": True}}}]})
+    out = Records()
+    sim = Sim(sc, out, state_dir=str(tmp_path), panel=False)
+    sim.run()
+    ev = out.lines
+    boot = [e["t"] for e in ev if e["ev"] == "power" and e["on"]]
+    assert boot, ev
+    assert sim.app.state[0] == "locked" and sim.app.lock_reason[0] == "overcurrent"
+    replies = [e for e in ev if e["ev"] == "reply"]
+    assert replies[0]["ok"] and not replies[1]["ok"], replies
+    assert replies[1].get("error") == "port_locked", replies[1]
+    closes = [e["t"] for e in ev if e["ev"] == "relay" and e["port"] == 0 and e["on"]]
+    assert all(t < 30 for t in closes), closes
