@@ -22,14 +22,13 @@ import paho.mqtt.client as mqtt
 import pytest
 from conftest import FULL
 from mpy import MICROPYTHON, PRELUDE, ROOT
-from mqttkit import MOSQUITTO, ROOT_TOPIC, Mosquitto, free_port, retained_message
+from mqttkit import ROOT_TOPIC, Mosquitto, free_port, retained_message
 
 MAX_GAP_MS = 50  # idle() must run at least this often, whatever the broker does
 # A TLS handshake step (ECDHE + certificate check) is CPU work inside one mbedtls call, not
 # a network wait: it cannot be sliced. ~10-40 ms on a PC; on the ESP32 a few hundred ms,
 # still under one meter sweep (about 1 s).
 MAX_TLS_GAP_MS = 150
-pytestmark = pytest.mark.skipif(not os.path.exists(MOSQUITTO), reason="mosquitto not installed")
 
 # ---------------------------------------------------------------- device side (MicroPython)
 DEVICE = r"""
