@@ -58,7 +58,9 @@ MUTATIONS = [
      "        self.outbox.put(kind, payload)  # ... then queued; the port's next save drops it\n",
      "        self.outbox.put(kind, payload)  # ... then queued; the port's next save drops it\n"
      "        self.save(app, p)  # durable as pending first ...\n",
-     [T_PERSIST + "test_a_cut_before_every_flash_write_loses_and_doubles_nothing"],
+     [T_PERSIST + "test_a_cut_before_every_flash_write_loses_and_doubles_nothing",
+      "host_tests/test_power_cut_campaign.py::"
+      "test_sigkill_campaign_loses_and_doubles_nothing"],
      "a cut after the put: a start with no session, or an end record sent twice"),
     ("restore-drops-lock", "firmware/persist.py",
      "            if lock:\n                app.state[p] = codes.LOCKED\n",
