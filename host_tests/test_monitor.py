@@ -537,10 +537,11 @@ def test_webhook_submit_never_blocks(hook_factory):
     hook = hook_factory(delay_s=0.5)
     fw = Forwarder(hook.url)
     try:
-        t0 = time.monotonic()
         for i in range(20):
-            fw.submit(_alarm_dict(i))
-        assert time.monotonic() - t0 < 0.05  # 20 submits while the receiver is slow
+            assert fw.submit(_alarm_dict(i)) is True
+        # All 20 returned while the receiver still held the first request (it answers
+        # after 0.5 s): submit only queues. No wall-clock bound on the loop itself.
+        assert fw.sent <= 1 and len(hook.bodies) <= 1, (fw.sent, len(hook.bodies))
     finally:
         fw.close(timeout_s=0.1)
     with pytest.raises(ValueError, match="--webhook"):
