@@ -12,6 +12,7 @@ import pwd
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -37,8 +38,9 @@ class Postgres:
     """A throwaway cluster in tmp, run as the postgres user (root may not run it)."""
 
     def __init__(self, tmp):
-        self.dir = os.path.join(str(tmp), "pg")
-        os.makedirs(self.dir, exist_ok=True)
+        # its own directory: pytest's tmp tree is private to root
+        self.dir = tempfile.mkdtemp(prefix="hub-pg-")
+        os.chmod(self.dir, 0o755)
         self.port = free_port()
         user = "postgres"
         try:
@@ -46,14 +48,13 @@ class Postgres:
         except KeyError:
             raise AssertionError("no postgres user: install Debian's postgresql") from None
         os.chown(self.dir, pw.pw_uid, pw.pw_gid)
-        for d in (str(tmp),):
-            os.chmod(d, 0o755)
         self.data = os.path.join(self.dir, "data")
         b = pg_bin()
         run_as = ["runuser", "-u", user, "--"] if os.geteuid() == 0 else []
-        subprocess.run(run_as + [os.path.join(b, "initdb"), "-D", self.data, "-A", "trust",
-                                 "-U", "postgres", "-E", "UTF8", "--no-sync"],
-                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        r = subprocess.run(run_as + [os.path.join(b, "initdb"), "-D", self.data, "-A",
+                                     "trust", "-U", "postgres", "-E", "UTF8", "--no-sync"],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        assert r.returncode == 0, "initdb failed: %s" % r.stderr[-2000:]
         self.log = os.path.join(self.dir, "log")
         self.p = subprocess.Popen(run_as + [os.path.join(b, "postgres"), "-D", self.data,
                                             "-p", str(self.port), "-k", self.dir,
