@@ -74,10 +74,16 @@ def client_key(request):
     return ("phone:" + phone[:64]) if phone else "addr:" + addr
 
 
-def make_app(hub, lang="zh", order_rate=(1.0, 10)):
+def make_app(hub, lang="zh", phone_rate=(1.0, 10), addr_rate=(20.0, 200)):
     from . import duty
 
-    post_bucket = Bucket(*order_rate)
+    # one phone: 10 at once, then 1 a second; one address (a carrier NAT holds many
+    # phones): 200 at once, then 20 a second
+    phone_bucket, addr_bucket = Bucket(*phone_rate), Bucket(*addr_rate)
+
+    def allowed(request):
+        addr = request.client.host if request.client else "?"
+        return addr_bucket.take(addr) and phone_bucket.take(client_key(request))
 
     def db_call(fn, *a):
         return run_in_threadpool(fn, *a)
@@ -113,9 +119,8 @@ def make_app(hub, lang="zh", order_rate=(1.0, 10)):
                       for p in range(row["ports"])]})
 
     async def post_order(request):
-        addr = request.client.host if request.client else "?"
-        if not post_bucket.take(addr):
-            return err(429, "rate_limited", "too many requests from %s; wait a moment" % addr)
+        if not allowed(request):
+            return err(429, "rate_limited", "too many requests from this phone; wait a moment")
         try:
             body = await read_json(request)
             o = await db_call(hub.create_order, body, client_key(request))
@@ -136,7 +141,7 @@ def make_app(hub, lang="zh", order_rate=(1.0, 10)):
 
     async def stop_order(request):
         oid = request.path_params["oid"][:64]
-        if not post_bucket.take(request.client.host if request.client else "?"):
+        if not allowed(request):
             return err(429, "rate_limited", "too many requests; wait a moment")
         try:
             await db_call(hub.stop_order, oid, client_key(request))
