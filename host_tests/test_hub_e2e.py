@@ -162,6 +162,11 @@ def test_qr_order_card_and_alarm_end_to_end(tmp_path, db_url):
         assert by_sid[start["sid"]] == end
         assert {a["id"] for a in aa} <= sent_ids and trip in aa
         assert len(ss) == len(by_sid)
+        # --- cards: a new card reaches the cabinet's offline list, a lost one leaves it
+        hub_cli("card", "put", "0A0B0C0D", "--balance-fen", "100", "--db", db_url)
+        sim.wait(pub("status", lambda p: p.get("cards") == 2), 30, "card added")
+        hub_cli("card", "block", "0a0b0c0d", "--db", db_url)
+        sim.wait(pub("status", lambda p: p.get("cards") == 1), 30, "card removed")
     finally:
         sim.close()
         hub.stop()

@@ -45,6 +45,7 @@ class Hub:
         self.known_at = 0.0
         self.stats = {"records": 0, "duplicates": 0, "bad": 0, "auth": 0, "replies": 0,
                       "auth_ms_max": 0.0, "unknown": 0, "db_retries": 0}
+        self.cards_seen = None  # (offline list, blocked list) last pushed
         self.stop_ev = threading.Event()
         self.connected = threading.Event()
         self.c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.name,
@@ -289,10 +290,28 @@ class Hub:
             else:
                 self.provider.refund(r["pay_id"], r["refund_fen"])
 
+    def sync_cards(self):
+        """Push what changed in the card table since the last look (this process): new
+        cards added, blocked cards removed, on every cabinet. The `cards` op is
+        idempotent, so two hub processes pushing the same change is harmless."""
+        with self.db.tx() as cur:
+            now = (frozenset(cards.offline_list(cur)), frozenset(cards.blocked_list(cur)))
+        if self.cards_seen is None:
+            self.cards_seen = now  # a cabinet's birth status brings it up to date
+            return 0
+        add = sorted(now[0] - self.cards_seen[0])
+        remove = sorted(now[1] - self.cards_seen[1])
+        self.cards_seen = now
+        if add or remove:
+            for cab in sorted(self.known):
+                self.push_cards(cab, add=add, remove=remove)
+        return len(add) + len(remove)
+
     def _sweep(self):
         last_rec = 0.0
         while not self.stop_ev.wait(SWEEP_S):
             try:
+                self.sync_cards()
                 with self.db.tx() as cur:
                     orders.expire(cur)
                 self.settle()
