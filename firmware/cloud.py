@@ -35,6 +35,7 @@ from firmware.ticks import fresh
 
 FW = "cabinet-fw 0.6.0"
 MIN_EPOCH = 1700000000  # the wall clock counts as set from here (2023-11); boot is 2000
+_MIN_2024_S = -4067200  # MIN_EPOCH in Clock.since2024_s() seconds (a small int)
 MAX_CARDS = 500  # offline list bound: ~20 KB of RAM on the ESP32, ~5 KB on flash
 AUTH_PENDING = 8  # authorisation requests remembered for an answer ...
 AUTH_KEEP_MS = 60000  # ... this long
@@ -86,7 +87,10 @@ def uplink_opts(cfg, read=None):
          "password": cfg["mqtt_password"] or None, "tls": cfg["mqtt_tls"],
          "keepalive_s": cfg["mqtt_keepalive_s"], "max_msg_bytes": cfg["max_msg_bytes"],
          "backlog_delay_max_ms": int(cfg["backlog_delay_s"] * 1000)}
-    if cfg["mqtt_tls"] and read is not None:
+    if cfg["mqtt_tls"] and cfg["mqtt_psk_key"]:  # TLS-PSK: no CA file needed
+        o["psk_identity"] = cfg["mqtt_psk_identity"] or cfg["cabinet_id"]
+        o["psk_key"] = cfg["mqtt_psk_key"]  # hex: slicesock.tls_context decodes it
+    elif cfg["mqtt_tls"] and read is not None:
         o["cadata"] = read(cfg["mqtt_ca_file"])
     return o
 
@@ -102,7 +106,8 @@ class Cloud:
         self.set_time = set_time  # set_time(epoch s): the wall clock (RTC)
         self.rssi = rssi  # rssi() -> dBm or None
         self.fw = fw
-        self.clock_set = clock_set or (lambda: self.clock.time() >= MIN_EPOCH)
+        self.clock_set = clock_set or (  # once a second: small ints (Clock.since2024_s)
+            lambda: self.clock.since2024_s() >= _MIN_2024_S)
         self.key = binascii.unhexlify(self.cfg["cmd_key"])
         self.replay = ReplayGuard(state_dir + "/replay.json")
         self.cards = _load_cards(state_dir + "/cards.json")
@@ -315,8 +320,8 @@ class Cloud:
         if True in self._stale:
             self._configure_judges()
         up = self.uplink
-        if up is None or not up.connected:
-            return
+        if up is None or not up.connected or not self.clock_set():
+            return  # telemetry carries the wall time: none until it is known
         if up.connects != self._connects:  # a new connection: a full picture first
             self._connects = up.connects
             self._sent = None

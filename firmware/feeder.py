@@ -12,6 +12,7 @@ from firmware.ticks import fresh
 
 _SHED_GAP_MS = 3000  # let the meters see the last pause before pausing another
 _MIN_PAUSE_MS = 60000  # a paused charger stays off at least this long (no flapping)
+_CLOCK_KNOWN_S = 1700000000  # Unix s; below: the RTC after a power-up, not yet set
 
 
 class Feeder:
@@ -99,6 +100,8 @@ class Feeder:
 
     def offpeak_epoch(self, epoch):
         """The next start of the off-peak hour (local time), or `epoch` if inside it now."""
+        if epoch < _CLOCK_KNOWN_S:
+            return epoch  # the wall clock is unset (wallclock.py): start now, not at a guess
         local = epoch + self.tz_s
         day = local - local % 86400
         start = day + self.offpeak_hour * 3600

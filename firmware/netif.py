@@ -329,10 +329,12 @@ class Ntp:
 
 
 def make_link(network, cfg, clock, uart=None):
-    """Link from config: cfg["link"] is "wifi" (wifi_ssid, wifi_password) or "ppp"
-    (ppp_apn, ppp_user, ppp_password; the modem on `uart`)."""
-    if cfg.get("link", "wifi") == "ppp":
-        user = cfg.get("ppp_user")
-        return Ppp(network, uart, clock, cfg.get("ppp_apn", "internet").encode(),
+    """Link from config: cfg["net"] is "wifi" (wifi_ssid, wifi_password) or "ppp"
+    (ppp_apn, ppp_user, ppp_password; the modem on `uart`, main.modem_uart)."""
+    if cfg.get("net", "wifi") == "ppp":
+        if uart is None:
+            raise ValueError("net ppp: no modem UART")
+        user = cfg.get("ppp_user") or None
+        return Ppp(network, uart, clock, cfg.get("ppp_apn", "cmnet").encode(),
                    user, cfg.get("ppp_password"))
     return Wifi(network, cfg["wifi_ssid"], cfg.get("wifi_password"), clock)

@@ -3,7 +3,8 @@
 #   micropython tools/sim/uptime.py DAYS [IDLE_TICK_MS]
 #
 # The whole firmware core (App with journal and outbox, the front panel with the real
-# MFRC522, keypad and display drivers, Cloud for signed commands) runs for DAYS virtual
+# MFRC522, keypad and display drivers, NTP and the wall clock as tools/sim/run.py boots
+# them, Cloud for signed commands) runs for DAYS virtual
 # days without a restart but the one a `reboot` command asks for. The ESP32's ticks wrap
 # at 2**30 ms (12.4 days) and ticks_diff() means nothing past 2**29 ms (6.2 days), so the
 # sessions are placed where a tick stored at boot (or at the reboot) would be 6.2-12.4
@@ -29,12 +30,13 @@ for _p in (_here + "/../../lib", _here + "/../..", _here):
 
 import json  # noqa: E402
 
+import machine  # noqa: E402
 import scenario as scenario_mod  # noqa: E402
 import simlink  # noqa: E402
 from run import Sim  # noqa: E402
 from vclock import CLOCK  # noqa: E402
 
-from firmware import codes  # noqa: E402
+from firmware import bootguard, codes  # noqa: E402
 
 DAY_S = 86400
 CARD = "04A1B2C3"
@@ -134,19 +136,17 @@ def run(days, idle_ms=20000):
             dt = min(idle_ms, (next_us - _LEAD_US - CLOCK.us) // 1000)
             dt = max(dt, fine_ms)
         sim.board.step(dt)
-        sim.app.tick()
-        sim.panel_cloud()
-        sim.panel.step()
+        sim.step_firmware()  # control tick, panel, NTP, record delivery (run.py)
         cloud = simlink.cloud_of(sim)
         cloud.tick()
-        if cloud.reboot_due():  # as main.py: relays off, the board resets
+        if cloud.reboot_due():  # as main.py: relays off, machine.reset() (RTC runs on)
             sim.log({"ev": "reboot"})
             sim.board.power_off()
+            machine.RESET_CAUSE[0] = machine.HARD_RESET
+            bootguard.mark_planned(sim.state_dir)
             sim.board.power_on()
             sim.app = sim.boot()
             sim.panel.flow.offline_limit = {"minutes": CARD_MINUTES}
-        if sim.outbox.count:
-            sim.deliver()
         now = CLOCK.ticks_ms()
         if now < last_ticks:
             wraps += 1
