@@ -31,6 +31,7 @@ import json
 from firmware import codes, commands, jws
 from firmware import config as config_mod
 from firmware.replay import ReplayGuard
+from firmware.ticks import fresh
 
 FW = "cabinet-fw 0.6.0"
 MIN_EPOCH = 1700000000  # the wall clock counts as set from here (2023-11); boot is 2000
@@ -310,6 +311,8 @@ class Cloud:
         if clock.ticks_diff(now, self._next_s) < 0:
             return
         self._next_s = clock.ticks_add(now, 1000)
+        self._tm_ms = fresh(clock, now, self._tm_ms)  # ages saturate (firmware/ticks.py)
+        self._full_ms = fresh(clock, now, self._full_ms)
         if self.pending and clock.ticks_diff(now, self.pending[0][3]) >= AUTH_KEEP_MS:
             self.pending.pop(0)
         if True in self._stale:

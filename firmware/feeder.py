@@ -8,6 +8,7 @@
 # Paused and deferred sessions resume oldest first once there is room for what they drew.
 
 from firmware import codes
+from firmware.ticks import fresh
 
 _SHED_GAP_MS = 3000  # let the meters see the last pause before pausing another
 _MIN_PAUSE_MS = 60000  # a paused charger stays off at least this long (no flapping)
@@ -29,6 +30,10 @@ class Feeder:
         self.reserve_mw = int(cfg["start_reserve_w"] * 1000)
         self.offpeak_hour = cfg["offpeak_hour"]
         self.tz_s = int(cfg["tz_offset_h"] * 3600)
+
+    def refresh(self, now):
+        """Once a second: the last shed's age saturates (firmware/ticks.py)."""
+        self.last_shed = fresh(self.app.clock, now, self.last_shed)
 
     def load_mw(self):
         """Measured draw of closed relays plus reserves for ports about to draw."""

@@ -34,6 +34,7 @@ from umqtt import simple
 
 from firmware.mqttclient import PUBLISH, Client
 from firmware.slicesock import SliceSock, tls_context
+from firmware.ticks import fresh
 
 try:
     import random
@@ -334,6 +335,8 @@ class Uplink:
             if op & 0xF0 != PUBLISH:
                 self._skip_rest()
         now = clock.ticks_ms()
+        self.flush_at = fresh(clock, now, self.flush_at)  # ages saturate (firmware/ticks.py)
+        self.up_ms = fresh(clock, now, self.up_ms)
         if self.ping_ms is not None:
             if clock.ticks_diff(now, self.ping_ms) > o["ping_timeout_ms"]:
                 raise OSError(errno.ETIMEDOUT)  # dead link: no PINGRESP
