@@ -56,6 +56,10 @@ mutants: deps mpy ## deliberate breaks of safety/persistence code; each must fai
 sim: deps ## the simulated cabinet live: local broker, firmware on the unix port, dashboard
 	$(VPY) tools/demo.py $(if $(SPEED),--speed $(SPEED),)
 
+.PHONY: hub
+hub: deps ## the operator hub on embedded defaults: SQLite var/hub.sqlite3, the local broker and sim-001 (docs/hub.md)
+	$(VPY) -m tools.hub.local
+
 .PHONY: dashboard-shot
 dashboard-shot: deps ## the README's dashboard picture: docs/screens/dashboard.svg and .png
 	$(VPY) tools/dashboard_shot.py
