@@ -12,6 +12,7 @@ import time
 from tools import texts
 from tools.monitor.link import parse_broker
 
+from . import cabinets
 from . import cards as cards_mod
 from .db import DEFAULT_DB, Db, DbError
 
@@ -128,7 +129,6 @@ def serve(ap, a):
 
 
 def cabinet_add(ap, a):
-    from .commands import Commander
     key = a.key
     if a.from_file:
         try:
@@ -153,18 +153,10 @@ def cabinet_add(ap, a):
     db = Db(a.db)
     db.create()
     with db.tx() as cur:
-        n = cur.run("UPDATE cabinets SET prefix = ?, key_hex = ?, ports = ?, "
-                    "energy_fen_per_kwh = ?, service_fen_per_kwh = ?, port_limit_w = ? "
-                    "WHERE id = ?", (a.prefix, key.lower(), a.ports, a.energy_fen_per_kwh,
-                                     a.service_fen_per_kwh, a.port_limit_w, a.id))
-        if n == 0:
-            cur.run("INSERT INTO cabinets (id, prefix, key_hex, ports, energy_fen_per_kwh, "
-                    "service_fen_per_kwh, port_limit_w, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (a.id, a.prefix, key.lower(), a.ports, a.energy_fen_per_kwh,
-                     a.service_fen_per_kwh, a.port_limit_w, int(time.time())))
-    del Commander
+        new = cabinets.register(cur, a.id, key, a.prefix, a.ports, a.energy_fen_per_kwh,
+                                a.service_fen_per_kwh, a.port_limit_w)
     print("cabinet %s (%s/%s, %d ports) %s" % (a.id, a.prefix, a.id, a.ports,
-                                               "updated" if n else "added"))
+                                               "added" if new else "updated"))
     return 0
 
 
