@@ -1,4 +1,4 @@
-"""Command line: python -m tools.monitor --broker HOST:PORT [options]."""
+"""Command line: .venv/bin/python -m tools.monitor --broker HOST:PORT [options]."""
 
 import argparse
 import os
@@ -12,7 +12,7 @@ PASSWORD_ENV = "MONITOR_MQTT_PASSWORD"
 
 def build_parser():
     ap = argparse.ArgumentParser(
-        prog="python -m tools.monitor",
+        prog=".venv/bin/python -m tools.monitor",
         description="Live view of e-bike charging cabinets, ports and alarms on an MQTT broker.")
     ap.add_argument("--broker", required=True, help="HOST:PORT of the MQTT broker")
     ap.add_argument("--site", default="ebike/*",

@@ -1,6 +1,6 @@
 # Scenario simulator: the real firmware core on the virtual board, on virtual time.
 #
-#   micropython tools/sim/run.py SCENARIO.json [--broker HOST:PORT] [--log FILE]
+#   .venv/bin/micropython tools/sim/run.py SCENARIO.json [--broker HOST:PORT] [--log FILE]
 #                                [--state DIR] [--speed N] [--tick MS]
 #                                [--fidelity model|bytes] [--screens DIR]
 #
@@ -33,7 +33,7 @@ from firmware.outbox import Outbox  # noqa: E402
 from firmware.panel import Panel  # noqa: E402
 from firmware.persist import Persist  # noqa: E402
 
-USAGE = ("usage: micropython tools/sim/run.py SCENARIO.json [--broker HOST:PORT] "
+USAGE = ("usage: .venv/bin/micropython tools/sim/run.py SCENARIO.json [--broker HOST:PORT] "
          "[--log FILE] [--state DIR] [--speed N] [--tick MS] [--fidelity model|bytes] "
          "[--screens DIR]")
 
