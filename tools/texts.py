@@ -94,6 +94,15 @@ UI = {
     "level_critical": ("严重", "critical"), "level_warning": ("警告", "warning"),
     "state_raised": ("发生", "raised"), "state_cleared": ("已恢复", "cleared"),
     "lang_other": ("English", "中文"),
+    # the terminal monitor's columns and panes (tools/monitor/app.py)
+    "col_cabinet": ("柜", "Cabinet"), "col_link": ("连接", "Link"), "col_port": ("端口", "Port"),
+    "col_state": ("状态", "State"), "col_w": ("W", "W"), "col_session": ("会话", "Session"),
+    "col_elapsed": ("时长", "Elapsed"), "col_wh": ("Wh", "Wh"), "col_fen": ("分", "fen"),
+    "col_note": ("备注", "Note"), "col_time": ("时间", "Time"), "col_where": ("位置", "Where"),
+    "col_code": ("报警", "Code"), "col_level": ("级别", "Level"),
+    "col_value": ("数值", "Value"), "col_ack": ("确认", "Ack"), "col_todo": ("处置", "What to do"),
+    "col_event": ("事件", "Event"), "pane_alarms": ("报警（最新在上）", "Alarms (newest first)"),
+    "pane_events": ("事件（最新在上）", "Events (newest first)"),
 }
 
 
