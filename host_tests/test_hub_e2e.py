@@ -108,7 +108,8 @@ def test_qr_order_card_and_alarm_end_to_end(tmp_path, db_url):
         assert o["session"] == start["sid"]
         # --- live view (SSE) shows power, energy and cost growing
         live = read_sse(hub.url + "/api/orders/%s/live" % oid,
-                        lambda d: ((d["port"] or {}).get("wh") or 0) >= 30 and d["port"]["w"] > 0, 60)
+                        lambda d: ((d["port"] or {}).get("wh") or 0) >= 30
+                        and d["port"]["w"] > 0, 60)
         assert live["port"]["s"] == "charging" and live["port"]["fen"] >= 0
         # --- stop from the resident's phone (another phone cannot)
         st, _ = call("POST", hub.url + "/api/orders/%s/stop" % oid, {},
@@ -178,7 +179,6 @@ def read_sse(url, pred, timeout):
     import urllib.request
     end = time.time() + timeout
     with urllib.request.urlopen(url, timeout=timeout) as r:
-        buf = b""
         while time.time() < end:
             line = r.readline()
             if not line:

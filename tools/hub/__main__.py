@@ -85,14 +85,14 @@ def build_parser():
     return ap
 
 
-def hostport(ap, flag, text):
+def hostport(ap: argparse.ArgumentParser, flag, text):
     try:
         return parse_broker(text, flag)
     except ValueError as e:
         ap.error(str(e))
 
 
-def serve(ap, a):
+def serve(ap: argparse.ArgumentParser, a):
     import uvicorn
 
     from tools.monitor.webhook import Forwarder
@@ -128,7 +128,7 @@ def serve(ap, a):
     return 0
 
 
-def cabinet_add(ap, a):
+def cabinet_add(ap: argparse.ArgumentParser, a):
     key = a.key
     if a.from_file:
         try:
@@ -160,7 +160,7 @@ def cabinet_add(ap, a):
     return 0
 
 
-def user_add(ap, a):
+def user_add(ap: argparse.ArgumentParser, a):
     from . import users
     pw = a.password or os.environ.get("HUB_PASSWORD")
     if pw is None and sys.stdin.isatty():

@@ -56,7 +56,7 @@ class Hub:
             self.c.username_pw_set(user, password)
         self.c.max_inflight_messages_set(100)
         self.c.max_queued_messages_set(10000)
-        self.c.reconnect_delay_set(0.5, 10)
+        self.c.reconnect_delay_set(1, 10)
         self.c.on_connect = self._on_connect
         self.c.on_disconnect = lambda *a: self.connected.clear()
         self.c.on_message = self._on_message
@@ -180,9 +180,9 @@ class Hub:
                     self._maybe_push_cards(cab, rec)
                     self._ack(m)
                 elif kind == "auth":
-                    self._with_db([m], lambda: self._auth(cab, rec))
+                    self._with_db([m], lambda c=cab, r=rec: self._auth(c, r))
                 else:
-                    self._with_db([m], lambda: self._reply(cab, rec))
+                    self._with_db([m], lambda c=cab, r=rec: self._reply(c, r))
             except Exception:  # noqa: BLE001 - one bad message never stops the worker
                 log.exception("%s on %s", kind, m.topic)
                 self._ack(m)

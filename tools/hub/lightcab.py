@@ -52,7 +52,8 @@ class LightCabinet:
         self.replies = 0
         self.commands = []  # (op, claims) accepted
         self.bad_commands = 0
-        self.writer = None
+        self.writer: asyncio.StreamWriter | None = None
+        self.reader: asyncio.StreamReader | None = None
         self.connected = asyncio.Event()
 
     # ------------------------------------------------------------ link
@@ -86,6 +87,10 @@ class LightCabinet:
         self.pid = self.pid % 65535 + 1
         return self.pid
 
+    def _w(self):
+        assert self.writer is not None, "not connected"
+        return self.writer
+
     def _send(self, topic, payload, qos, retain=False, dup=False):
         body = _str(topic)
         pid = None
@@ -93,7 +98,7 @@ class LightCabinet:
             pid = self._next_pid()
             body += struct.pack("!H", pid)
             self.pending[pid] = (topic, payload)
-        self.writer.write(packet(0x30 | (qos << 1) | (8 if dup else 0) | (1 if retain else 0),
+        self._w().write(packet(0x30 | (qos << 1) | (8 if dup else 0) | (1 if retain else 0),
                                  body + payload))
         return pid
 
@@ -104,22 +109,24 @@ class LightCabinet:
     async def run(self, stop):
         """Read packets until `stop` is set; answer commands."""
         last_tx = time.monotonic()
+        r, w = self.reader, self._w()
+        assert r is not None
         while not stop.is_set():
             try:
-                first = await asyncio.wait_for(self.reader.readexactly(1), 5)
+                first = await asyncio.wait_for(r.readexactly(1), 5)
             except asyncio.TimeoutError:
                 if time.monotonic() - last_tx > KEEPALIVE_S / 2:
-                    self.writer.write(b"\xc0\x00")
+                    w.write(b"\xc0\x00")
                     last_tx = time.monotonic()
                 continue
             n, mult = 0, 1
             while True:
-                b = (await self.reader.readexactly(1))[0]
+                b = (await r.readexactly(1))[0]
                 n += (b & 0x7F) * mult
                 mult *= 128
                 if not b & 0x80:
                     break
-            body = await self.reader.readexactly(n) if n else b""
+            body = await r.readexactly(n) if n else b""
             kind = first[0] & 0xF0
             if kind == 0x40:  # PUBACK
                 pid = struct.unpack("!H", body[:2])[0]
@@ -134,9 +141,9 @@ class LightCabinet:
                 if qos:
                     pid = body[off:off + 2]
                     off += 2
-                    self.writer.write(b"\x40\x02" + pid)
+                    w.write(b"\x40\x02" + pid)
                 self._command(body[off:])
-            await self.writer.drain()
+            await w.drain()
 
     # ------------------------------------------------------------ contract
     def _command(self, token):

@@ -1,4 +1,5 @@
-"""Command line: .venv/bin/python -m tools.provision --cabinet ID --broker HOST:PORT --user U --out DIR.
+"""Command line:
+.venv/bin/python -m tools.provision --cabinet ID --broker HOST:PORT --user U --out DIR
 
 Writes into DIR: config.json (for the cabinet's flash), server_key.json (for the
 operator's server and broker), stickers.svg and stickers.png (one QR sticker per port).
