@@ -19,6 +19,7 @@ from mqttkit import free_port
 
 from tools.hub.pgtmp import Postgres  # noqa: F401 - the tests' PostgreSQL
 
+
 def hub_cli(*args):
     r = subprocess.run([sys.executable, "-m", "tools.hub"] + list(args), cwd=ROOT,
                        capture_output=True, text=True, timeout=120)

@@ -222,17 +222,20 @@ class Hub:
                 time.sleep(delay)
 
     def _records(self, batch):
-        new = []
+        new, dups, bad = [], 0, 0
         with self.db.tx() as cur:
             for m, cab, kind, rec in batch:
                 try:
                     if ledger.store(cur, cab, kind, rec, self.name):
                         new.append((cab, kind, rec))
+                    else:
+                        dups += 1
                 except ledger.BadRecord as e:
                     log.warning("%s: %s", m.topic, e)
-                    self.stats["bad"] += 1
+                    bad += 1
         self.stats["records"] += len(new)
-        self.stats["duplicates"] += len(batch) - len(new)
+        self.stats["duplicates"] += dups
+        self.stats["bad"] += bad
         settle = False
         for cab, kind, rec in new:
             if kind == "alarm" and self.forwarder is not None and rec.get("level") == "critical":
