@@ -50,10 +50,14 @@ def test_terminal_monitor_speaks_chinese_by_default(tmp_path):
     model = Model("ebike", "*")
     app = MonitorApp(model, ("127.0.0.1", broker.port), lang="zh")
 
+    cab.publish("ebike/cab-9/status", json.dumps({"online": True, "ports": 2}),
+                qos=1, retain=True).wait_for_publish(5)
+
     async def run():
         async with app.run_test(size=(200, 40)):
-            cab.publish("ebike/cab-9/status", json.dumps({"online": True, "ports": 2}),
-                        qos=1, retain=True)
+            end = time.monotonic() + 10  # subscribed: the retained birth has come
+            while "ebike/cab-9" not in model.cabinets and time.monotonic() < end:
+                await asyncio.sleep(0.05)
             cab.publish("ebike/cab-9/telemetry", json.dumps(
                 {"ports": [{"p": 0, "s": "charging", "w": 150}, {"p": 1, "s": "locked"}]}))
             cab.publish("ebike/cab-9/alarm", json.dumps(
