@@ -108,7 +108,8 @@ def test_qr_order_card_and_alarm_end_to_end(tmp_path, db_url):
         assert o["session"] == start["sid"]
         # --- live view (SSE) shows power, energy and cost growing
         live = read_sse(hub.url + "/api/orders/%s/live" % oid,
-                        lambda d: ((d["port"] or {}).get("wh") or 0) >= 30 and d["port"]["w"] > 0, 60)
+                        lambda d: ((d["port"] or {}).get("wh") or 0) >= 30
+                        and d["port"]["w"] > 0, 60)
         assert live["port"]["s"] == "charging" and live["port"]["fen"] >= 0
         # --- stop from the resident's phone (another phone cannot)
         st, _ = call("POST", hub.url + "/api/orders/%s/stop" % oid, {},
@@ -162,6 +163,16 @@ def test_qr_order_card_and_alarm_end_to_end(tmp_path, db_url):
         assert by_sid[start["sid"]] == end
         assert {a["id"] for a in aa} <= sent_ids and trip in aa
         assert len(ss) == len(by_sid)
+        # --- the daily export for the district platform (local day, UTC+8)
+        day = time.strftime("%Y-%m-%d", time.gmtime(end["end"] + 8 * 3600))
+        st, doc = call("GET", hub.url + "/api/export?day=%s&format=json" % day, headers=auth_h)
+        assert st == 200 and end["sid"] in [r["sid"] for r in doc["cabinets"]["sim-001"]]
+        st, text = call("GET", hub.url + "/api/export?day=%s&format=csv" % day, headers=auth_h)
+        lines = text.splitlines()
+        assert lines[0].startswith("cabinet,sid,port,start,end")
+        assert any(ln.startswith("sim-001,%s,1," % end["sid"]) for ln in lines[1:]), lines
+        st, doc = call("GET", hub.url + "/api/export?day=2025-13-40", headers=auth_h)
+        assert st == 400 and doc["error"] == "bad_day"
         # --- cards: a new card reaches the cabinet's offline list, a lost one leaves it
         hub_cli("card", "put", "0A0B0C0D", "--balance-fen", "100", "--db", db_url)
         sim.wait(pub("status", lambda p: p.get("cards") == 2), 30, "card added")
@@ -178,7 +189,6 @@ def read_sse(url, pred, timeout):
     import urllib.request
     end = time.time() + timeout
     with urllib.request.urlopen(url, timeout=timeout) as r:
-        buf = b""
         while time.time() < end:
             line = r.readline()
             if not line:

@@ -1,5 +1,5 @@
 # Control-core benchmarks on the MicroPython unix port. Prints `name value unit` lines.
-#   micropython tools/bench/bench_control.py
+#   .venv/bin/micropython tools/bench/bench_control.py
 import sys
 
 sys.path[:0] = ["tools/bench", "tools/sim", ".", "lib"]
