@@ -88,6 +88,10 @@ def test_qr_order_card_and_alarm_end_to_end(tmp_path, db_url):
     sim = SimProc(scenario([
         {"t": 1, "port": 1, "plug": {"model": "lithium_48v_4a", "soc": 0.3}},
         {"t": 2, "port": 3, "plug": {"model": "lithium_48v_4a", "soc": 0.3}},
+        {"t": 3, "port": 2, "plug": {"model": "lithium_48v_4a", "soc": 0.3}},
+        # t=400: someone starts port 3 (wire 2) at the cabinet, unknown to the hub until the
+        # next telemetry: an order for it meets the cabinet's own refusal
+        {"t": 400, "cmd": {"op": "start", "port": 2, "limit": {"minutes": 60}}},
         # t=600: the resident swipes and picks port 4 (inside: 3): online auth
         {"t": 600, "swipe": {"card": CARD}}, {"t": 601, "keys": "4##"},
         {"t": 1000, "port": 3, "fault": "short"}]), broker.port, str(tmp_path), speed=SPEED)
@@ -127,6 +131,20 @@ def test_qr_order_card_and_alarm_end_to_end(tmp_path, db_url):
         assert o["energy_fen"] + o["service_fen"] == o["fen"]
         assert o["energy_fen"] > 0 and o["service_fen"] > 0
         assert o["refund_fen"] == o["prepay_fen"] - o["fen"]
+        # --- the cabinet refuses a start (port_busy): refused in plain words, refunded
+        sim.wait(pub("event", lambda p: p.get("port") == 2 and p["ev"] == "session_start"),
+                 60, "the cabinet's own start on port 3")
+        st, r = call("POST", hub.url + "/api/orders", {"cabinet": "sim-001", "port": 2,
+                                                       "limit": {"fen": 200}},
+                     headers={"Cookie": "phone=p2"})
+        if st == 201:  # the hub had not heard of it yet: the cabinet says no
+            r = wait_for(lambda: (lambda d: d if d["pay_state"] == "refunded" else None)(
+                call("GET", hub.url + "/api/orders/" + r["order"])[1]), 30, "refusal")
+            assert (r["state"], r["error"], r["refund_fen"]) == ("refused", "port_busy", 200)
+            assert r["session"] is None
+        else:  # its telemetry came first: the hub says no without asking
+            assert (st, r["error"]) == (409, "port_busy"), r
+        print("busy port: %s" % ("refused by the cabinet" if st == 201 else "409 at the hub"))
         # --- card swipe: answered online well inside the cabinet's 5 s auth timeout
         auth = sim.wait(pub("auth"), 60, "auth request")
         cs = pl(sim.wait(pub("event", lambda p: p.get("auth") == "card:" + CARD), 30,
