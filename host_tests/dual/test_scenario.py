@@ -204,3 +204,17 @@ def test_every_valid_action_loads():
     sc = load({"cabinet": {"ports": 4}, "duration_s": 60, "events": evs})
     assert len(sc.events) == len(evs)
     assert sc.events[-1] == {"t": 26, "port": 3, "fault": "clear"}
+
+
+def test_cabinet_sensor_fault_events():
+    sc = load({"events": [{"t": 1, "temp": {"sensor": "cabinet", "fault": "open"}},
+                          {"t": 2, "temp": {"sensor": "cabinet", "fault": "short"}},
+                          {"t": 3, "temp": {"sensor": "cabinet", "fault": None}}]})
+    assert [e["temp"]["fault"] for e in sc.events] == ["open", "short", None]
+    assert _ev({"t": 1, "temp": {"sensor": "cabinet", "fault": "wet"}}) == \
+        "event 1 (t=1): temp.fault: 'wet' is not one of open, short, null"
+    assert _ev({"t": 1, "temp": {"sensor": "port", "fault": "open", "port": 1}}) == \
+        "event 1 (t=1): temp.fault: only for sensor 'cabinet'"
+    assert _ev({"t": 1, "temp": {"sensor": "cabinet", "fault": "open", "c": 20}}) == \
+        "event 1 (t=1): temp: needs exactly one of c, fault"
+    load({"events": [{"t": 1, "temp": {"sensor": "cabinet", "c": 20}}]})  # c keeps its meaning

@@ -46,7 +46,8 @@ def snapshot(sim):
         loads.append(None if spec is None or b.loads[p] is None
                      else [spec[0], spec[1], _plain(b.loads[p])])
     w = {"us": sim.clock_us(), "epoch0": sim.clock_epoch0(), "next_event": sim.next_event,
-         "plugs": b._plugs, "loads": loads, "ntc_c": b.sensors.ntc_model.temp_c}
+         "plugs": b._plugs, "loads": loads, "ntc_c": b.sensors.ntc_model.temp_c,
+         "ntc_fault": b.sensors.ntc_model.fault}
     for k in _SCALARS:
         w[k] = getattr(b, k)
     return w
@@ -90,4 +91,5 @@ def restore(sim, w):
         b.loads[p] = load
         b.specs[p] = [spec, seed]
     b.sensors.ntc_model.temp_c = w["ntc_c"]
+    b.sensors.ntc_model.fault = w.get("ntc_fault")
     b.powered = [False] * b.n  # the cut opened every relay: recompute power next step
