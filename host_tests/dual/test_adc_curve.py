@@ -92,3 +92,26 @@ def test_a_read_takes_sample_time():
     t = CLOCK.us
     a.read_uv()
     assert CLOCK.us - t == machine.ADC.SAMPLE_US
+
+
+def test_adc2_cannot_be_read_while_wifi_is_on():
+    import network
+
+    network.reset()
+    a = _adc(1.0)  # GPIO36, ADC1
+    machine.ADC.connect(25, lambda t_us: 1.0)
+    b = machine.ADC(machine.Pin(25))
+    assert b.read() > 0
+    wlan = network.WLAN(network.STA_IF)
+    wlan.active(True)
+    try:
+        try:
+            b.read_uv()
+        except OSError:
+            pass
+        else:
+            raise AssertionError("ADC2 read with Wi-Fi on")
+        assert a.read() > 0  # ADC1 is unaffected
+    finally:
+        wlan.active(False)
+        network.reset()

@@ -266,7 +266,8 @@ class ADC:
       read_u16() raw << 4 | raw >> 8 (4095 -> 65535), no calibration
       read_uv()  adc_cali_raw_to_voltage(raw) in whole mV, times 1000: calibrated, but
                  pinned at 142000 below the knee and ~3134000 when saturated.
-    The default attenuation is 11 dB (ADC_ATTEN_MAX); only ADC pins are accepted.
+    The default attenuation is 11 dB (ADC_ATTEN_MAX); only ADC pins are accepted; an
+    ADC2 pin (GPIO 0, 2, 4, 12-15, 25-27) cannot be read while Wi-Fi is active.
     """
 
     ATTN_0DB = 0
@@ -369,6 +370,10 @@ class ADC:
     def _raw(self):
         CLOCK.us += ADC.SAMPLE_US
         self.reads += 1
+        if self.pin_id in ADC.ADC2_PINS and _wifi_on():
+            # ESP-IDF: Wi-Fi owns ADC2; adc_oneshot_read gives ESP_ERR_TIMEOUT, which the
+            # port raises as OSError(ETIMEDOUT)
+            raise OSError(116)
         fn = ADC._sources.get(self.pin_id)
         return self.code_of(fn(CLOCK.us) if fn is not None else 0.0)
 
@@ -385,6 +390,20 @@ class ADC:
     @staticmethod
     def connect(pin_id, fn):
         ADC._sources[pin_id] = fn
+
+
+def _wifi_on():
+    """Is a Wi-Fi interface of the fake network module active?"""
+    import sys
+
+    net = sys.modules.get("network")
+    for iface in getattr(net, "_ifaces", {}).values():
+        try:
+            if iface.active():
+                return True
+        except Exception:  # noqa: BLE001 - an interface without active(): not Wi-Fi
+            pass
+    return False
 
 
 class I2C:
@@ -495,7 +514,9 @@ class SPI:
         pass
 
     def _xfer(self, tx):
-        CLOCK.us += len(tx) * 8 * 1000000 // self.baudrate
+        # rounded up: at 8 MHz and above a byte is under 1 us, and zero time would let a
+        # driver's wait on the clock spin forever
+        CLOCK.us += (len(tx) * 8 * 1000000 + self.baudrate - 1) // self.baudrate
         for cs, dev in SPI._devices.items():
             p = _pins.get(cs)
             if p is not None and p._out == 0:
