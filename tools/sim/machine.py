@@ -11,6 +11,7 @@
 #   I2C.attach(addr, dev)   dev.write(buf) / dev.read(n)
 #   SPI.attach(cs_id, dev)  dev.transfer(bytes) -> bytes, while that CS pin is low
 
+import esp32_adc
 from vclock import CLOCK
 
 _pins = {}  # id -> Pin
@@ -247,25 +248,15 @@ class UART:
 
 
 class ADC:
-    """The ESP32's SAR ADC1 as MicroPython's esp32 port presents it (12 bits, one-shot).
+    """The ESP32's ADC1/ADC2 as MicroPython's esp32 port presents them (12 bits, one-shot).
 
-    Transfer curve (volts at the pin -> 12-bit code), per attenuation: the inverse of the
-    eFuse-Vref line-fitting calibration ESP-IDF applies to an ESP32 (components/esp_adc/
-    esp32/adc_cali_line_fitting.c: coeff_a = Vref * atten_scale / 4096, mV = coeff_a * raw
-    / 65536 + atten_offset; at 11 dB codes >= 2880 go through the 20-point lookup table,
-    blended over 2880-2944). With the nominal Vref of 1100 mV that gives:
-      0 dB   code 0 below  75 mV, code 4095 from ~1.04 V  (IDF docs: measurable 100-950 mV)
-      2.5 dB code 0 below  78 mV, code 4095 from ~1.36 V  (100-1250 mV)
-      6 dB   code 0 below 107 mV, code 4095 from ~1.88 V  (150-1750 mV)
-      11 dB  code 0 below 142 mV, code 4095 from ~3.13 V  (150-2450 mV recommended)
-    so at 11 dB a 3.3 V pin saturates near 3.1 V (a WROOM-32 measured 135 mV -> 0 and
-    3135 mV -> 4095), and the bottom is a knee: below the offset the code is pinned at 0,
-    and up to the documented lower end (100/100/150/150 mV) it rises slower than the line.
+    The transfer curve (knee, 12-bit codes, saturation near 3.1 V at 11 dB) and read_uv's
+    calibration are tools/sim/esp32_adc.py's, from ESP-IDF and the port's source.
     What the port returns (ports/esp32/machine_adc.c, adc.c):
       read()     the raw code, 0-4095 at the default 12-bit width
       read_u16() raw << 4 | raw >> 8 (4095 -> 65535), no calibration
       read_uv()  adc_cali_raw_to_voltage(raw) in whole mV, times 1000: calibrated, but
-                 pinned at 142000 below the knee and ~3134000 when saturated.
+                 pinned at 142000 below the knee and ~3134000 when saturated (11 dB).
     The default attenuation is 11 dB (ADC_ATTEN_MAX); only ADC pins are accepted; an
     ADC2 pin (GPIO 0, 2, 4, 12-15, 25-27) cannot be read while Wi-Fi is active.
     """
@@ -279,20 +270,7 @@ class ADC:
     WIDTH_11BIT = 11
     WIDTH_12BIT = 12
     SAMPLE_US = 40  # one Python-loop ADC read on the ESP32 (about 25 k samples/s)
-    FULL_CODE = 4095  # 12-bit SAR converter
-    VREF_MV = 1100  # eFuse Vref of a nominal chip (IDF VREF_OFFSET; chips vary 7 mV steps)
-    # ESP-IDF adc_cali_line_fitting.c (ESP32, ADC1), per attenuation 0 / 2.5 / 6 / 11 dB:
-    _ATTEN_SCALE = (57431, 76236, 105481, 196602)  # adc1_vref_atten_scale
-    _ATTEN_OFFSET_MV = (75, 78, 107, 142)  # adc1_vref_atten_offset: the code-0 voltage
-    _MIN_MV = (100, 100, 150, 150)  # IDF docs: lower end of the measurable range
-    # 11 dB lookup table over codes 2880..4096 in steps of 64, at Vref 1000 and 1200 mV
-    # (lut_adc1_low / lut_adc1_high); the chip's Vref interpolates between them.
-    _LUT_LOW_THRESH = 2880
-    _LUT_STEP = 64
-    _LUT_LOW_MV = (2240, 2297, 2352, 2405, 2457, 2512, 2564, 2616, 2664, 2709,
-                   2754, 2795, 2832, 2868, 2903, 2937, 2969, 3000, 3030, 3060)
-    _LUT_HIGH_MV = (2667, 2706, 2745, 2780, 2813, 2844, 2873, 2901, 2928, 2956,
-                    2982, 3006, 3032, 3059, 3084, 3110, 3135, 3160, 3184, 3209)
+    FULL_CODE = esp32_adc.FULL_CODE
     # ports/esp32/machine_adc.c madc_obj: the ESP32's ADC-capable GPIOs
     ADC1_PINS = (36, 37, 38, 39, 32, 33, 34, 35)
     ADC2_PINS = (4, 0, 2, 15, 13, 12, 14, 27, 25, 26)
@@ -309,63 +287,19 @@ class ADC:
         if a not in (0, 1, 2, 3):
             raise ValueError("invalid attenuation")
         self._atten = a
-        self._lut_mv = None
-        if a == ADC.ATTN_11DB:  # the LUT at this chip's Vref (bilinear in Vref)
-            w = ADC.VREF_MV - 1000
-            self._lut_mv = [(lo * (200 - w) + hi * w + 100) // 200
-                            for lo, hi in zip(ADC._LUT_LOW_MV, ADC._LUT_HIGH_MV)]
-        self._coeff_a = ADC.VREF_MV * ADC._ATTEN_SCALE[a] // 4096
+        self._curve = esp32_adc.Curve(a)
 
     def width(self, w):
         if w != 12:
             raise ValueError("invalid bit-width")  # only 12 bits are modelled
 
-    # --- calibration (what read_uv applies), integer maths as ESP-IDF ---
-    def _linear_mv(self, raw):
-        return (self._coeff_a * raw + 32768) // 65536 + ADC._ATTEN_OFFSET_MV[self._atten]
-
-    def _lut_at(self, raw):
-        i = (raw - ADC._LUT_LOW_THRESH) // ADC._LUT_STEP
-        lut = self._lut_mv
-        lo = lut[i]
-        if i + 1 >= len(lut):
-            return lo
-        x = raw - ADC._LUT_LOW_THRESH - i * ADC._LUT_STEP
-        return (lo * (ADC._LUT_STEP - x) + lut[i + 1] * x + ADC._LUT_STEP // 2) // ADC._LUT_STEP
-
     def calibrated_mv(self, raw):
         """adc_cali_raw_to_voltage for this attenuation (whole millivolts)."""
-        if self._lut_mv is None or raw < ADC._LUT_LOW_THRESH:
-            return self._linear_mv(raw)
-        lut_mv = self._lut_at(raw)
-        if raw > ADC._LUT_LOW_THRESH + ADC._LUT_STEP:
-            return lut_mv
-        x = raw - ADC._LUT_LOW_THRESH  # blend line -> table over the first step
-        return (self._linear_mv(raw) * (ADC._LUT_STEP - x) + lut_mv * x
-                + ADC._LUT_STEP // 2) // ADC._LUT_STEP
+        return self._curve.calibrated_mv(raw)
 
-    # --- the converter itself: volts -> code ---
     def code_of(self, volts):
         """The 12-bit code a pin at `volts` converts to (knee, curve, saturation)."""
-        mv = volts * 1000.0
-        off = ADC._ATTEN_OFFSET_MV[self._atten]
-        if mv <= off:
-            return 0  # below the knee the SAR reads zero
-        lut = self._lut_mv
-        if lut is not None and mv >= lut[0]:
-            if mv >= lut[-1]:
-                return ADC.FULL_CODE
-            i = 0
-            while lut[i + 1] <= mv:
-                i += 1
-            x = ADC._LUT_LOW_THRESH + ADC._LUT_STEP * (i + (mv - lut[i]) / (lut[i + 1] - lut[i]))
-        else:
-            x = (mv - off) * 65536.0 / self._coeff_a
-            lo = ADC._MIN_MV[self._atten]
-            if mv < lo:
-                x *= (mv - off) / (lo - off)  # the knee: slower than the line
-        code = int(x + 0.5)
-        return ADC.FULL_CODE if code > ADC.FULL_CODE else code
+        return self._curve.code_of(volts)
 
     def _raw(self):
         CLOCK.us += ADC.SAMPLE_US
@@ -375,7 +309,7 @@ class ADC:
             # port raises as OSError(ETIMEDOUT)
             raise OSError(116)
         fn = ADC._sources.get(self.pin_id)
-        return self.code_of(fn(CLOCK.us) if fn is not None else 0.0)
+        return self._curve.code_of(fn(CLOCK.us) if fn is not None else 0.0)
 
     def read(self):
         return self._raw()
@@ -385,7 +319,7 @@ class ADC:
         return raw << 4 | raw >> 8  # machine_adc.c: 12 bits scaled to 16
 
     def read_uv(self):
-        return self.calibrated_mv(self._raw()) * 1000  # adc.c: whole mV times 1000
+        return self._curve.calibrated_mv(self._raw()) * 1000  # adc.c: whole mV times 1000
 
     @staticmethod
     def connect(pin_id, fn):
