@@ -12,7 +12,7 @@ TEST_KEY = "73696d2d6b65792d6e6f742d666f722d70726f64756374696f6e"
 DEFAULT_PINS = {
     "meter_uarts": [2],  # HLW8032 UART ids (1 or 2); UART0 is the REPL
     "meter_rx": [16],  # RX pin per UART, from its 74HC4067 common pin
-    "meter_tx": [17],  # TX pin per UART: not wired, but without tx= UART1 takes GPIO10 (flash)
+    "meter_tx": [12],  # TX pin per UART, left unconnected (the meters only talk); see wiring.md
     "mux_select": [25, 26, 27, 14],  # 74HC4067 S0..S3, shared by both multiplexers
     "relay_gpio": None,  # a list: one GPIO per relay instead of the 74HC595 chain
     "relay_data": 13,  # 74HC595 SER
@@ -31,6 +31,9 @@ DEFAULT_PINS = {
     "keypad_rows": [0, 1, 2, 3],  # 3x4 keypad rows (expander bits P0-P3)
     "keypad_cols": [4, 5, 6],  # columns (P4-P6)
     "buzzer": 2,  # active buzzer (and the DevKit's LED)
+    "modem_uart": 1,  # net "ppp": the cellular modem's UART id ...
+    "modem_tx": None,  # ... and its pins, always explicit (UART1's default TX is a flash
+    "modem_rx": None,  # pin); e.g. 17 and 35 on a cabinet without the door switch
 }
 
 # What a WROOM-32 module allows each pin role (ESP32 datasheet 2.2 and the ESP32-WROOM-32
@@ -44,10 +47,12 @@ ADC2_GPIO = (0, 2, 4, 12, 13, 14, 15, 25, 26, 27)
 METER_UART_IDS = (1, 2)  # UART0 is the USB REPL
 # Pin roles in the pin map (keypad rows/cols are GPIOs only when keypad_i2c is none).
 _OUTPUT_PINS = ("relay_gpio", "relay_data", "relay_clock", "relay_latch", "relay_oe",
-                "mux_select", "meter_tx", "spi_sck", "spi_mosi", "rfid_cs", "rfid_rst",
-                "i2c_sda", "i2c_scl", "buzzer", "keypad_rows")
+                "mux_select", "meter_tx", "modem_tx", "spi_sck", "spi_mosi", "rfid_cs",
+                "rfid_rst", "i2c_sda", "i2c_scl", "buzzer", "keypad_rows")
+_TX_PINS = ("meter_tx", "modem_tx")  # a GPIO carries one output signal: no sharing
+_HC595_PINS = ("relay_data", "relay_clock", "relay_latch", "relay_oe")  # unused with relay_gpio
 _ADC_PINS = ("ct_adc", "ntc_adc")
-_NOT_GPIO = ("meter_uarts", "keypad_i2c")  # UART ids and an I2C address
+_NOT_GPIO = ("meter_uarts", "modem_uart", "keypad_i2c")  # UART ids and an I2C address
 
 
 def pin_problem(pins):
@@ -79,6 +84,26 @@ def pin_problem(pins):
                     return ("pins.%s: GPIO%d is on ADC2, which cannot be read while Wi-Fi is"
                             " on; use an ADC1 pin (GPIO 32-39)" % (name, g))
                 return "pins.%s: GPIO%d has no ADC; use an ADC1 pin (GPIO 32-39)" % (name, g)
+    return _tx_shared(pins, expander)
+
+
+def _tx_shared(pins, expander):
+    """A UART TX pin that another output also drives (the GPIO matrix keeps only one)."""
+    owner = {}
+    for name in _OUTPUT_PINS:
+        if (expander and name == "keypad_rows") or (
+                pins.get("relay_gpio") and name in _HC595_PINS):
+            continue
+        x = pins.get(name)
+        for g in (x if isinstance(x, list) else [x]):
+            if g is None:
+                continue
+            other = owner.get(g)
+            if other is not None and (name in _TX_PINS or other in _TX_PINS):
+                if other in _TX_PINS and name not in _TX_PINS:
+                    name, other = other, name  # name the UART's field first
+                return "pins.%s: GPIO%d is already pins.%s" % (name, g, other)
+            owner[g] = name
     return None
 
 
@@ -130,12 +155,18 @@ SCHEMA = {
     "net": ("choice", "wifi", ("wifi", "ppp", "none"), None),
     "wifi_ssid": ("text", "", 0, 32),
     "wifi_password": ("text", "", 0, 63),
+    "ppp_apn": ("text", "cmnet", 0, 63),  # net "ppp": the SIM's access point name
+    "ppp_user": ("text", "", 0, 64),  # "": no PAP authentication
+    "ppp_password": ("text", "", 0, 64),
+    "ntp_host": ("text", "ntp.aliyun.com", 0, 253),  # "": no NTP (the `time` command only)
     "mqtt_host": ("str", "127.0.0.1", 1, 253),
     "mqtt_port": ("int", 0, 0, 65535),  # 0: 1883, or 8883 with TLS
     "mqtt_user": ("str", "", 0, 64),  # "": connect without a user name
     "mqtt_password": ("text", "", 0, 64),
     "mqtt_tls": ("bool", False, None, None),
     "mqtt_ca_file": ("text", "", 0, 64),  # PEM CA on flash; TLS verifies the broker with it
+    "mqtt_psk_identity": ("text", "", 0, 64),  # TLS-PSK identity; "": the cabinet id
+    "mqtt_psk_key": ("hex", "", 0, 128),  # TLS-PSK key (hex); set: PSK instead of the CA
     "mqtt_keepalive_s": ("int", 60, 10, 600),
     "max_msg_bytes": ("int", 2048, 512, 16384),  # larger inbound messages are discarded
     "backlog_delay_s": ("num", 120, 0, 600),  # random delay before re-sending a backlog

@@ -100,7 +100,7 @@ def test_board_factory_gives_every_meter_uart_explicit_pins():
     cfg = config.defaults()
     b = cabinet.build(cfg, machine, None, clock=CLOCK)
     for u in b.meters.uarts:
-        assert u.tx == 17 and u.rx == 16, (u.tx, u.rx)
+        assert u.tx == 12 and u.rx == 16, (u.tx, u.rx)
     pins = dict(cfg["pins"])
     pins["meter_uarts"] = [2, 1]
     pins["meter_rx"] = [16, 12]  # a second UART, but no TX pin given for it
@@ -137,6 +137,11 @@ BAD_PINS = (
      "pins.keypad_rows: GPIO36"),
     ({"meter_uarts": [2, 1], "meter_rx": [16, 12]}, "pins.meter_tx"),
     ({"meter_uarts": [0]}, "pins.meter_uarts: UART0"),
+    ({"modem_tx": 35, "modem_rx": 17}, "pins.modem_tx: GPIO35 is input-only"),
+    ({"modem_tx": 12, "modem_rx": 35}, "pins.modem_tx: GPIO12 is already pins.meter_tx"),
+    ({"meter_uarts": [2, 1], "meter_rx": [16, 39], "meter_tx": [12, 12]},
+     "pins.meter_tx: GPIO12 is already pins.meter_tx"),
+    ({"modem_tx": 23, "modem_rx": 35}, "pins.modem_tx: GPIO23 is already pins.spi_mosi"),
 )
 
 
@@ -149,7 +154,8 @@ def test_config_refuses_pins_a_wroom_cannot_use_and_keeps_the_old_map():
 
 def test_config_accepts_good_pin_maps():
     for raw in ({"ntc_adc": 39, "ct_adc": 32}, {"smoke": 36, "door": 39},
-                {"meter_uarts": [2, 1], "meter_rx": [16, 39], "meter_tx": [17, 12]},
+                {"meter_uarts": [2, 1], "meter_rx": [16, 39], "meter_tx": [12, 17]},
+                {"modem_tx": 17, "modem_rx": 35},  # net "ppp": docs/wiring.md's example
                 {"keypad_cols": [4, 5, 6]}):  # expander bits, not GPIO 6
         cfg, problems = config.validate({"pins": raw})
         assert problems == [], (raw, problems)
