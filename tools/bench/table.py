@@ -14,11 +14,13 @@ VENV = os.path.join(ROOT, ".venv", "bin")
 MICROPYTHON = os.path.join(VENV, "micropython")
 SCRIPTS = ("tools/bench/bench_hlw.py", "tools/bench/bench_control.py",
            "tools/bench/bench_day.py", "tools/bench/bench_device.py",
-           "tools/bench/bench_flash.py", "tools/bench/bench_mqtt.py")
+           "tools/bench/bench_flash.py", "tools/bench/bench_mqtt.py",
+           "tools/bench/smallint.py", "tools/bench/bench_uptime.py")
 SCRIPTS += ("tools/bench/bench_panel.py",)
 # CPython host scripts: bench_mqtt starts mosquitto and runs the simulator against it;
 # bench_device runs the world here and the firmware in a unix-port VM of its own.
-HOST_SCRIPTS = ("tools/bench/bench_mqtt.py", "tools/bench/bench_device.py")
+HOST_SCRIPTS = ("tools/bench/bench_mqtt.py", "tools/bench/bench_device.py",
+                "tools/bench/smallint.py", "tools/bench/bench_uptime.py")
 TARGETS = {
     "hlw_frames_per_s": ">= 1000 (10 meters x 18 frames/s on the wire)",
     "hlw_heap_bytes_per_frame": "0",
@@ -29,6 +31,11 @@ TARGETS = {
     "hlw_sweep_ms_2_uarts": "~500 ms",
     "control_us_per_port_tick": "<= 100 us",
     "control_heap_bytes_per_tick": "0",
+    "control_heap_bytes_per_tick_2026": "0 (real HLW8032 driver, TOU, 2026, counters wrapping)",
+    "control_hot_ints_over_2e30": "0 (that tick's ints >= 2**30: long ints on the ESP32)",
+    "control_hot_ints_checked": "(ints looked at by smallint.py's trace of 400 ticks)",
+    "uptime_30d_wall": "(tools/sim/uptime.py: 30 virtual days, ticks wrap 3 times)",
+    "uptime_30d_sessions_right": "5 of 5 (start <= 15 s, time_limit, exact charge_s)",
     "busy_day_24h_10port_wall": "<= 60 s (control core, model meters)",
     "busy_day_with_panel_wall": "(reader, keypad and OLED models too)",
     "busy_day_heap_data_peak": "(world + firmware data in one VM; device_* below)",
