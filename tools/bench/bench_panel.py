@@ -1,7 +1,7 @@
 # Front-panel bus time on the reference cabinet's I2C bus (drivers/cabinet.py I2C_HZ, held
 # to 100 kHz by the keypad's PCF8574), measured on the virtual clock of the fake I2C.
 # Prints `name value unit` lines.
-#   micropython tools/bench/bench_panel.py
+#   .venv/bin/micropython tools/bench/bench_panel.py
 import sys
 
 sys.path[:0] = ["tools/sim", ".", "lib"]
