@@ -14,10 +14,12 @@ VENV = os.path.join(ROOT, ".venv", "bin")
 MICROPYTHON = os.path.join(VENV, "micropython")
 SCRIPTS = ("tools/bench/bench_hlw.py", "tools/bench/bench_control.py",
            "tools/bench/bench_day.py", "tools/bench/bench_device.py",
-           "tools/bench/bench_flash.py", "tools/bench/bench_mqtt.py")
+           "tools/bench/bench_flash.py", "tools/bench/bench_mqtt.py",
+           "tools/bench/bench_soak.py")
 # CPython host scripts: bench_mqtt starts mosquitto and runs the simulator against it;
 # bench_device runs the world here and the firmware in a unix-port VM of its own.
-HOST_SCRIPTS = ("tools/bench/bench_mqtt.py", "tools/bench/bench_device.py")
+HOST_SCRIPTS = ("tools/bench/bench_mqtt.py", "tools/bench/bench_device.py",
+                "tools/bench/bench_soak.py")
 TARGETS = {
     "hlw_frames_per_s": ">= 1000 (10 meters x 18 frames/s on the wire)",
     "hlw_heap_bytes_per_frame": "0",
@@ -40,6 +42,12 @@ TARGETS = {
     "trip_latency_worst_ms": "<= one meter sweep",
     "flash_writes_per_h_10_charging": "<= 900/h (>= 10 years on 4 MiB littlefs)",
     "mqtt_bytes_per_day": "<= 300000 bytes",
+    "soak_wall": "(the make test soak; SOAK_DAYS=30 for make test-full's)",
+    "soak_speed": "(virtual s per wall s, run.py + mosquitto)",
+    "soak_duplicates": "(at-least-once: allowed on the wire, de-duplicated by id)",
+    "soak_ticks_wraps": ">= 4 in 30 days (issue 11)",
+    "soak_worst_start": "<= 15 s from command to relay",
+    "soak_failures": "0",
 }
 
 

@@ -30,6 +30,7 @@ import simlink  # noqa: E402
 from board import VirtualBoard  # noqa: E402
 from vclock import CLOCK  # noqa: E402
 
+from firmware import bootguard  # noqa: E402
 from firmware import config as config_mod  # noqa: E402
 from firmware.app import App  # noqa: E402
 from firmware.journal import Journal  # noqa: E402
@@ -130,6 +131,7 @@ class Sim:
     def boot(self):
         """Start the firmware core from the state directory, as the device boots."""
         cfg = self.cfg
+        self._boot_guard()
         journal = Journal(self.state_dir, cfg["ports"], CLOCK, cfg["checkpoint_s"])
         outbox = Outbox(self.state_dir, prefix=cfg["cabinet_id"] + "-")
         self.outbox = outbox
@@ -137,6 +139,15 @@ class Sim:
         self.panel = Panel(app, self.board, cfg) if self.with_panel else None
         self.last_ticks = CLOCK.ticks_ms()  # a wrap is logged as {"ev": "ticks_wrap"}
         return app
+
+    def _boot_guard(self):
+        """The boot guard as main.py runs it at every boot. Its safe-mode verdict is logged
+        as {"ev": "safe_mode", "why": ...}; the simulator runs the firmware on regardless
+        (a soak fails on the event). The boot is marked stable after STABLE_MS."""
+        why = bootguard.safe_mode(bootguard.note_boot(self.state_dir), False)
+        if why is not None:
+            self.log({"ev": "safe_mode", "why": why})
+        self.stable_us = CLOCK.us + bootguard.STABLE_MS * 1000
 
     def panel_cloud(self):
         """Give the front panel the cloud of the firmware running now (card auth)."""
@@ -234,6 +245,9 @@ class Sim:
             if ticks < self.last_ticks:
                 self.log({"ev": "ticks_wrap", "ticks_ms": ticks})
             self.last_ticks = ticks
+            if CLOCK.us >= self.stable_us:
+                self.stable_us = 1 << 62
+                bootguard.mark_stable(self.state_dir)
             if self.before_tick is not None:
                 self.before_tick()
             self.app.tick()

@@ -44,6 +44,7 @@ START_WITHIN_S = 15  # issue 11: every session starts within 15 s of its command
 CUT_GUARD_S = 90  # no command or swipe from 60 s before a cut to this long after it
 UNPLUG_GUARD_S = 420  # unplug judgement needs unplug_s (300 s) of readings on each side
 NTC_OPEN_S = 3600
+METER_SILENT_S = 3  # config default: a meter this long without a frame is silent
 READING_S = 1.5  # one meter sweep (~1 s, FIELD_FACTS) and a tick: a reading's time
 
 # Scenario event kinds from other branches (issue 11). True once merged into main.
@@ -89,7 +90,7 @@ def _specials(days, events):
         # a recloser: five power-ups within four minutes (10 s off, every 50 s)
         t = base + 7 * DAY_S + 12 * h
         out.append(("burst", t, t + 4 * 50 + 10, {"n": 5, "off_s": 10, "every_s": 50}))
-        out.append(("cut", base + 7 * DAY_S + 20 * h, base + 7 * DAY_S + 20 * h + 300, None))
+        out.append(("cut", base + 7 * DAY_S + 17 * h, base + 7 * DAY_S + 17 * h + 300, None))
     return [s for s in out if s[2] < days * DAY_S - 4 * h]
 
 
@@ -192,7 +193,7 @@ def _session(r, kind, k, p, t, w, cards):
     else:
         # The card, then the port's number and # # on the keypad, 1.5 s a key (a 250 ms
         # simulator tick sees every press and release); the command is the last #.
-        card = cards[k % len(cards)]
+        card = cards[p + PORTS * (k % 2)]  # a card charges on one port at a time
         exp["card"] = card
         keys = "%d##" % (p + 1)
         t_swipe = t - 1.5 * len(keys)
@@ -390,6 +391,10 @@ def check(plan, events, wire=None):
                          % (name, got, end["charge_s"], end["wh"], x["reason"]))
             continue
         fails.extend(_exact(name, x, end, relay_s))
+    for sid, e in ends.items():
+        if sid not in starts:
+            fails.append("session %s on port %d ended (%s) but never started in the log"
+                         % (sid, e["port"], e["reason"]))
     for sid, s in starts.items():
         if sid not in matched:
             fails.append("session %s on port %d at t=%s was not commanded by the soak"
@@ -412,6 +417,8 @@ def _exact(name, x, end, relay_s):
     # charge_s is relay-closed time, counted per meter reading and floored to the second;
     # a cut loses what the journal had not saved (<= one checkpoint and one reading)
     lo = relay_s - READING_S - 1 - x["cuts"] * (CHECKPOINT_S + READING_S)
+    if x["kind"] == "meter_silent":
+        lo -= METER_SILENT_S  # no reading while the meter is silent
     if not lo <= cs <= relay_s + 1:
         out.append("%s: charge_s %s but the relay was closed %.1f s (%d cuts)"
                    % (name, cs, relay_s, x["cuts"]))
@@ -460,8 +467,9 @@ def _specials_seen(plan, events, fails):
     out = {"boots": boots, "ticks_wraps": wraps,
            "days": plan["meta"]["days"], "skipped": plan["meta"]["skipped"]}
     for e in events:
-        if e["ev"] == "alarm" and e.get("code") == "safe_mode":
-            fails.append("safe mode at t=%s (%s) after power cuts alone" % (e["t"], e.get("value")))
+        if e["ev"] == "safe_mode" or (e["ev"] == "alarm" and e.get("code") == "safe_mode"):
+            fails.append("safe mode at t=%s (%s) after power cuts alone"
+                         % (e["t"], e.get("why") or e.get("value")))
     cuts = [s for s in plan["meta"]["specials"] if s[0] in ("cut", "burst")]
     want_boots = sum(5 if s[0] == "burst" else 1 for s in cuts)
     if boots != want_boots:

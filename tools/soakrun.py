@@ -1,6 +1,6 @@
 """Run the soak: weeks of a busy cabinet on the real simulator and a real broker, checked.
 
-    .venv/bin/python tools/soak.py [--days 8] [--seed 1] [--from-day A --to-day B]
+    .venv/bin/python tools/soakrun.py [--days 8] [--seed 1] [--from-day A --to-day B]
                                    [--keep DIR]
 
 Builds the scenario and its plan (tools/sim/soak.py), starts mosquitto on a free loopback
@@ -31,6 +31,9 @@ MICROPYTHON = os.path.join(ROOT, ".venv", "bin", "micropython")
 RUN = os.path.join(ROOT, "tools", "sim", "run.py")
 PANEL_IDLE_MS = 60000  # the front panel once a virtual minute while nobody is at it
 SETTLE_S = 10  # wall time for the last records to reach the subscriber
+# run.py holds the whole scenario (~500 events a day) besides the world and the firmware:
+# the unix port's default heap is too small for weeks of it (30 days: ~3.3 MB live).
+HEAP = "-X", "heapsize=16M"
 
 
 def run(days=8, seed=1, from_day=0, to_day=None, keep=None, timeout_s=7200):
@@ -47,7 +50,7 @@ def run(days=8, seed=1, from_day=0, to_day=None, keep=None, timeout_s=7200):
     srv = mqttkit.Server(broker.port, client_id="soak-server")
     try:
         t0 = time.time()
-        p = subprocess.run([MICROPYTHON, RUN, paths["json"], "--log", paths["jsonl"],
+        p = subprocess.run([MICROPYTHON, *HEAP, RUN, paths["json"], "--log", paths["jsonl"],
                             "--broker", "127.0.0.1:%d" % broker.port,
                             "--state", os.path.join(d, "state"),
                             "--panel-idle-ms", str(PANEL_IDLE_MS)],
