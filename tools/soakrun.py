@@ -90,7 +90,7 @@ def main(argv):
     i = 0
     while i < len(argv):
         if argv[i] not in opts or i + 1 >= len(argv):
-            sys.stderr.write(__doc__)
+            sys.stderr.write(__doc__ or "")
             return 2
         opts[argv[i]] = argv[i + 1]
         i += 2
