@@ -467,9 +467,13 @@ def _specials_seen(plan, events, fails):
     out = {"boots": boots, "ticks_wraps": wraps,
            "days": plan["meta"]["days"], "skipped": plan["meta"]["skipped"]}
     for e in events:
-        if e["ev"] == "safe_mode" or (e["ev"] == "alarm" and e.get("code") == "safe_mode"):
-            fails.append("safe mode at t=%s (%s) after power cuts alone"
-                         % (e["t"], e.get("why") or e.get("value")))
+        why = None  # run.py logs the boot guard's verdict at each boot
+        if e["ev"] == "boot" and e.get("safe_mode"):
+            why = e["safe_mode"]
+        elif e["ev"] == "safe_mode" or (e["ev"] == "alarm" and e.get("code") == "safe_mode"):
+            why = e.get("why") or e.get("value") or "safe_mode"
+        if why is not None:
+            fails.append("safe mode at t=%s (%s) after power cuts alone" % (e["t"], why))
     cuts = [s for s in plan["meta"]["specials"] if s[0] in ("cut", "burst")]
     want_boots = sum(5 if s[0] == "burst" else 1 for s in cuts)
     if boots != want_boots:
