@@ -56,6 +56,20 @@ def test_plan_is_a_valid_scenario_with_every_kind_each_day():
     assert any(x["cuts"] for x in plan["sessions"])  # sessions run across cuts
 
 
+def test_plan_has_one_resident_at_the_panel_at_a_time():
+    _, plan = soak.build(8, seed=1)
+    busy = []
+    for x in plan["sessions"]:
+        if "card" in x:
+            busy.append((x["t_cmd"] - 6, x["t_cmd"] + soak.START_WITHIN_S, x["key"]))
+            if "stop_t" in x:
+                busy.append((x["stop_t"], x["stop_t"] + 5, x["key"] + " stop"))
+    busy.sort()
+    assert len(busy) > 100
+    for a, b in zip(busy, busy[1:]):
+        assert a[1] <= b[0], (a, b)
+
+
 def test_plan_burst_is_five_power_ups_within_four_minutes():
     on = dict(soak.EVENTS, burst=False)
     sc, plan = soak.build(8, seed=1, events=on)

@@ -44,6 +44,7 @@ START_WITHIN_S = 15  # issue 11: every session starts within 15 s of its command
 CUT_GUARD_S = 90  # no command or swipe from 60 s before a cut to this long after it
 UNPLUG_GUARD_S = 420  # unplug judgement needs unplug_s (300 s) of readings on each side
 NTC_OPEN_S = 3600
+PANEL_GAP_S = 10  # between two residents at the panel
 METER_SILENT_S = 3  # config default: a meter this long without a frame is silent
 READING_S = 1.5  # one meter sweep (~1 s, FIELD_FACTS) and a tick: a reading's time
 
@@ -111,6 +112,10 @@ class _Windows:
         ntc = [(a - 30, b + 60) for k, a, b, _ in specials if k == "ntc"]
         self.remote = self.cut_guard + offline + ntc  # the server cannot reach us
         self.swipe = self.cut_guard + ntc
+        self.panel = []  # one resident at the card reader and keypad at a time
+
+    def panel_free(self, t0, t1):
+        return not _blocked(t0 - PANEL_GAP_S, t1 + PANEL_GAP_S, self.panel)
 
     def stretch(self, t0, t1):
         """End of a session that runs from t0 for t1 - t0 s of charging, cuts added."""
@@ -135,6 +140,8 @@ def _session(r, kind, k, p, t, w, cards):
     exp = {"key": "soak-%d" % k, "port": p, "t_cmd": t, "kind": kind, "cuts": 0}
     remote = kind not in ("card_stop", "card_full")
     if _blocked(t - 5, t + 30, w.remote if remote else w.swipe):
+        return None
+    if not remote and not w.panel_free(t - 10, t + START_WITHIN_S):
         return None
     lead_soc = round(r.uniform(0.15, 0.4), 2)
     if kind == "time":
@@ -172,6 +179,8 @@ def _session(r, kind, k, p, t, w, cards):
         plug, limit = {"model": LEAD, "soc": lead_soc}, {"minutes": 600}
         if _blocked(s - 5, s + 30, w.remote if kind == "stop" else w.swipe):
             return None
+        if kind == "card_stop" and not w.panel_free(s, s + 5):
+            return None
         end = s + 60
         exp.update(reason="remote_stop" if kind == "stop" else "user_stop", stop_t=s)
     else:  # a fault while charging; staff clear it and unlock the port
@@ -200,8 +209,10 @@ def _session(r, kind, k, p, t, w, cards):
         ev.append({"t": t_swipe, "swipe": {"card": card}})
         for i, key in enumerate(keys):
             ev.append({"t": t_swipe + 1.5 * (i + 1), "keys": key})
+        w.panel.append((t_swipe, t + START_WITHIN_S))
         if kind == "card_stop":
             ev.append({"t": exp["stop_t"], "swipe": {"card": card}})
+            w.panel.append((exp["stop_t"], exp["stop_t"] + 5))
     if kind == "stop":
         ev.append({"t": exp["stop_t"], "cmd": {"op": "stop", "port": p}})
     exp["limit"] = limit
