@@ -133,6 +133,7 @@ def test_checker_passes_a_good_log():
     (lambda ev, w: ev.pop(1), "relay closed never"),
     (lambda ev, w: ev[7].update(reason="remote_stop"), "ended remote_stop"),
     (lambda ev, w: ev[7].update(charge_s=1799), "charge_s 1799, want exactly 1800"),
+    (lambda ev, w: ev[7].update(charge_s=1802), "charge_s 1802, want exactly 1800"),
     (lambda ev, w: ev[5].update(charge_s=650), "but the relay was closed 694.7 s"),
     (lambda ev, w: w.pop(2), "record c-1-2:e (session_end) never reached the broker"),
     (lambda ev, w: w.append(dict(w[0], port=5)), "twice with different contents"),
