@@ -32,14 +32,33 @@ mpy: $(STAMP) ## compile every device module with mpy-cross (proves it is MicroP
 	done
 	@echo "mpy: compiled $(words $(DEVICE_SRC)) device modules"
 
-test: deps mpy ## the whole suite (CPython + MicroPython unix port)
-	$(VPY) -m pytest -q host_tests
+# The link tests run against a real mosquitto: installed here when missing (Debian, as
+# root), else make stops with what to run. Tests never skip for want of it.
+.PHONY: mosquitto
+mosquitto: ## Debian's mosquitto, the broker of the MQTT link tests
+	@test -x /usr/sbin/mosquitto || command -v mosquitto >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then echo "test: installing Debian's mosquitto"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto >/dev/null; \
+	  else echo "test: mosquitto is missing: run sudo apt-get install mosquitto" >&2; exit 1; fi; }
+	@test -x /usr/sbin/mosquitto || command -v mosquitto >/dev/null || { \
+	  echo "test: mosquitto is still missing after apt-get install mosquitto" >&2; exit 1; }
 
-test-full: deps mpy ## the suite with full-count campaigns
-	FULL=1 $(VPY) -m pytest -q host_tests
+test: deps mpy mosquitto ## the whole suite (CPython + MicroPython unix port)
+	$(VPY) -m pytest -q -rs host_tests
+
+test-full: deps mpy mosquitto ## the suite with full-count campaigns
+	FULL=1 $(VPY) -m pytest -q -rs host_tests
+
+.PHONY: mutants
+mutants: deps mpy ## deliberate breaks of safety/persistence code; each must fail its named tests
+	$(VPY) tools/mutants.py
 
 sim: deps ## the simulated cabinet live: local broker, firmware on the unix port, dashboard
 	$(VPY) tools/demo.py $(if $(SPEED),--speed $(SPEED),)
+
+.PHONY: hub
+hub: deps ## the operator hub on embedded defaults: SQLite var/hub.sqlite3, the local broker and sim-001 (docs/hub.md)
+	$(VPY) -m tools.hub.local
 
 .PHONY: dashboard-shot
 dashboard-shot: deps ## the README's dashboard picture: docs/screens/dashboard.svg and .png

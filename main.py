@@ -17,8 +17,14 @@ from firmware.journal import Journal
 from firmware.outbox import Outbox
 from firmware.panel import Panel
 from firmware.persist import Persist
+from firmware.wallclock import WallClock
 
 TICK_MS = 20  # control tick: meter polls, protection, relays
+TICK_BUDGET_MS = 50  # the longest gap allowed between two control ticks, network included
+MODEM_BAUD = 115200  # SIM7600 / EC20 AT port default
+MODEM_RXBUF = 1024  # PPP frames arrive while the loop is busy elsewhere
+# Resets that are not crashes (bootguard.py); brown-outs report PWRON_RESET on the esp32.
+_NOT_CRASHES = (machine.PWRON_RESET, machine.SOFT_RESET, machine.DEEPSLEEP_RESET)
 
 
 def _mkdir(path):
@@ -38,23 +44,35 @@ class Console:
 
 
 def build(cfg_path="config.json", state_dir="state", clock=None, emit=None):
-    """(app, board, cfg, problems): relays off, ports restored, nothing started yet."""
+    """(app, board, cfg, problems): relays off, ports restored, nothing started yet.
+    In safe mode app is a firmware.safemode.SafeApp (app.safe is True): no journal, no
+    meters, relays off; run_safe() brings the network up around it."""
     cfg, problems = config_mod.load(cfg_path)
     _mkdir(state_dir)
     cfg, more = load_overrides(state_dir, cfg)  # what `config` commands changed since
     problems = problems + more
     board = cabinet.build(cfg, machine, time, clock)  # relays all off at construction
-    unstable = bootguard.note_boot(state_dir)
+    cause = machine.reset_cause()
+    crashes = bootguard.note_boot(state_dir, cause not in _NOT_CRASHES)
     svc = cfg["pins"]["service"]
     held = svc is not None and machine.Pin(svc, machine.Pin.IN, machine.Pin.PULL_UP).value() == 0
-    why = bootguard.safe_mode(unstable, held)
+    why = bootguard.safe_mode(crashes, held)
     outbox = Outbox(state_dir, prefix=cfg["cabinet_id"] + "-")
+    wall = WallClock(board.clock, state_dir, _set_rtc, cause == machine.PWRON_RESET)
     if why is not None:
-        outbox.put("alarm", {"code": "safe_mode", "port": None, "level": codes.CRITICAL,
-                             "state": codes.RAISED, "value": why, "t": board.clock.time()})
-        return None, board, cfg, problems + ["safe mode: " + why]
+        from firmware.safemode import SafeApp
+
+        app = SafeApp(board, cfg, outbox, crashes, lambda: bootguard.mark_stable(state_dir))
+        app.tag = wall.tag
+        app.wall = wall
+        app.why = why
+        app.raise_alarm("safe_mode", None, codes.CRITICAL, why)
+        return app, board, cfg, problems + ["safe mode: " + why]
     journal = Journal(state_dir, cfg["ports"], board.clock, cfg["checkpoint_s"])
-    app = App(board, cfg, emit or Console(), Persist(journal, outbox))
+    persist = Persist(journal, outbox)
+    persist.tag = wall.tag  # records made before the wall clock is known: wallclock.py
+    app = App(board, cfg, emit or Console(), persist)
+    app.wall = wall
     for problem in problems:
         app.raise_alarm(codes.A_CONFIG, None, codes.WARNING, problem)
     for problem in board.problems:
@@ -63,38 +81,72 @@ def build(cfg_path="config.json", state_dir="state", clock=None, emit=None):
 
 
 class Net:
-    """The network side on the device: WiFi (or PPP), the MQTT uplink and the cloud glue.
+    """The network side on the device: WiFi (or PPP), DNS, NTP, the MQTT uplink and the
+    cloud glue.
 
     Everything here is stepped from the main loop after the protection has run, and
-    every socket wait inside the uplink runs the control tick between 10 ms slices
-    (firmware/slicesock.py), so a dead broker never delays a trip."""
+    nothing waits: the link connects in the background, DNS and NTP are single UDP
+    exchanges (firmware/dns.py, netif.Ntp), and every socket wait inside the uplink runs
+    the control tick between 10 ms slices (firmware/slicesock.py), so neither a dead
+    resolver nor a dead broker delays a trip."""
 
-    def __init__(self, app, board, cfg, state_dir, network, idle):
+    def __init__(self, app, board, cfg, state_dir, network, idle, outbox, wall, cloud_cls=Cloud):
         from firmware import netif
+        from firmware.dns import Resolver
         from firmware.uplink import Uplink
 
+        clock = board.clock
+        self.cfg = cfg
         self.link = None
+        self.ntp = None
+        self.problem = None
         if cfg["net"] != "none" and network is not None:
-            self.link = netif.make_link(network, cfg, time)
+            try:
+                uart = modem_uart(cfg) if cfg["net"] == "ppp" else None
+                self.link = netif.make_link(network, cfg, clock, uart)
+            except ValueError as e:  # no modem pins: offline, and said so
+                self.problem = str(e)
+        # Broker and NTP names go through the non-blocking resolver, never getaddrinfo.
+        # One resolver each: a Resolver keeps one query in flight.
+        dns_server = self.link.dns if self.link is not None else (lambda: None)
+        resolver = Resolver(dns_server, clock).lookup
+        if self.link is not None and cfg["ntp_host"]:
+            self.ntp = netif.Ntp(Resolver(dns_server, clock).lookup, clock, wall.set,
+                                 host=cfg["ntp_host"])
         rssi = self.link.rssi if self.link is not None else None
-        self.cloud = Cloud(app, state_dir, app.persist.outbox, set_time=_set_rtc, rssi=rssi)
+        self.cloud = cloud_cls(app, state_dir, outbox, set_time=wall.set, rssi=rssi)
         # Socket deadlines need real time: the uplink runs on the time module.
-        self.uplink = Uplink(uplink_opts(cfg, _read), time, app.persist.outbox,
-                             self.cloud.on_command, idle, self.cloud.status_payload())
+        self.uplink = Uplink(uplink_opts(cfg, _read), time, outbox, self.cloud.on_command,
+                             idle, self.cloud.status_payload(), resolver=resolver)
+        self.uplink.restamp = wall.restamp  # true times on the wire, held while unknown
         self.cloud.attach(self.uplink)
 
     def step(self):
         self.cloud.tick()
+        if self.cfg["net"] == "none":
+            return
         if self.link is not None:
             self.link.step()
             if not self.link.isconnected():
                 return
+            if self.ntp is not None:
+                self.ntp.step()
         self.uplink.step()
 
 
-def _set_rtc(epoch):
-    t = time.gmtime(epoch - cabinet.Clock(time).offset)
-    machine.RTC().datetime((t[0], t[1], t[2], t[6], t[3], t[4], t[5], 0))
+def modem_uart(cfg):
+    """The cellular modem's UART (PPP), on the pin map's explicit tx/rx pins."""
+    pins = cfg["pins"]
+    if pins["modem_tx"] is None or pins["modem_rx"] is None:
+        raise ValueError("net ppp: pins.modem_tx and pins.modem_rx are not set")
+    return machine.UART(pins["modem_uart"], baudrate=MODEM_BAUD, bits=8, parity=None, stop=1,
+                        tx=pins["modem_tx"], rx=pins["modem_rx"], rxbuf=MODEM_RXBUF,
+                        timeout=0)
+
+
+def _set_rtc(unix_s, ms=0):
+    """The RTC from Unix seconds (NTP, the `time` command), on either port epoch."""
+    cabinet.set_rtc(machine, time, unix_s, ms)
 
 
 def _read(path):
@@ -113,7 +165,8 @@ def run(app, board, cfg, state_dir="state", max_ticks=None, wdt=None, panel=None
         app.tick()
         wdt.feed()
 
-    net = Net(app, board, cfg, state_dir, network, control)
+    net = Net(app, board, cfg, state_dir, network, control, app.persist.outbox, app.wall)
+    app.net = net  # tests and the REPL look at the link from here
     panel.cloud = net.cloud
     net.cloud.on_auth = (  # pyright: ignore[reportAttributeAccessIssue]
         lambda rid, ok, limit, order: panel.on_auth_result(ok, limit, None, rid))
@@ -128,6 +181,7 @@ def run(app, board, cfg, state_dir="state", max_ticks=None, wdt=None, panel=None
         if net.cloud.reboot_due():
             net.uplink.close()
             board.relays.all_off()
+            bootguard.mark_planned(state_dir)  # asked for: not a crash
             machine.reset()
         if not stable and clock.ticks_diff(t0, started) >= bootguard.STABLE_MS:
             stable = True
@@ -140,16 +194,51 @@ def run(app, board, cfg, state_dir="state", max_ticks=None, wdt=None, panel=None
     return ticks
 
 
+def run_safe(app, board, cfg, state_dir="state", max_ticks=None, network=None):
+    """Safe mode's loop: relays off, no app; the network up for the `safe_mode` alarm and
+    `status`, `unlock`, `reboot`. After SAFE_CLEAR_MS it restarts normally (not after a
+    held service button). No watchdog: Ctrl-C reaches the REPL. Returns after max_ticks."""
+    from firmware.safemode import SafeCloud
+
+    clock = board.clock
+    auto_clear = not app.why.startswith("service")
+    net = Net(app, board, cfg, state_dir, network, _no_tick, app.outbox, app.wall, SafeCloud)
+    app.net = net
+    ran_ms = 0  # an elapsed counter, not a stored tick
+    ticks = 0
+    while max_ticks is None or ticks < max_ticks:
+        t0 = clock.ticks_ms()
+        net.step()
+        if net.cloud.reboot_due() or (auto_clear and ran_ms >= bootguard.SAFE_CLEAR_MS):
+            net.uplink.close()
+            board.relays.all_off()
+            bootguard.mark_planned(state_dir, clear=not net.cloud.reboot_requested)
+            machine.reset()
+        ticks += 1
+        left = TICK_MS - clock.ticks_diff(clock.ticks_ms(), t0)
+        if left > 0:
+            clock.sleep_ms(left)
+        ran_ms += clock.ticks_diff(clock.ticks_ms(), t0)
+    return ticks
+
+
+def _no_tick():
+    pass  # safe mode: nothing to control, every relay stays off
+
+
 def main():
     app, board, cfg, problems = build()
     for p in problems:
         print("config:", p)
-    if app is None:
-        print("SAFE MODE: relays off, REPL available")
-        return  # back to the REPL; no watchdog was started
     try:
         import network
-
+    except ImportError:
+        network = None
+    if getattr(app, "safe", False):
+        print("SAFE MODE: relays off; network up for status/unlock/reboot; Ctrl-C: REPL")
+        run_safe(app, board, cfg, network=network)
+        return
+    try:
         run(app, board, cfg, network=network)
     except Exception as e:  # fail safe, log, let the watchdog or a reset restart us
         board.relays.all_off()

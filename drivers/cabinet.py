@@ -34,6 +34,13 @@ class Clock:
         return self.time() >= _NOT_SET_BEFORE
 
 
+def set_rtc(machine, time_mod, unix_s, ms=0):
+    """Set the RTC from Unix seconds (NTP, the `time` command) on a port of either epoch
+    (gmtime(0) in 2000 on the ESP32 builds, 1970 on the unix port)."""
+    t = time_mod.gmtime(unix_s - (_EPOCH_2000 if time_mod.gmtime(0)[0] == 2000 else 0))
+    machine.RTC().datetime((t[0], t[1], t[2], t[6], t[3], t[4], t[5], ms * 1000))
+
+
 class Sensors:
     def __init__(self, ntc, smoke, door=None):
         self.ntc = ntc

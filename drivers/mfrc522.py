@@ -130,6 +130,7 @@ class MFRC522:
         self._rx_n = 0
         self._rx_last_bits = 0
         self._field_ms = 0
+        self._guard = False  # the field came on at _field_ms: wait _GUARD_MS once
         self.version = 0
         self.sak = 0  # SAK of the last card read (0x08 MIFARE Classic 1K, 0x00 Ultralight)
         self.failures = 0  # reader found not working (see the module comment)
@@ -215,6 +216,7 @@ class MFRC522:
             return False  # writes do not stick: not a working chip
         self._wr(_TX_CONTROL_REG, self._rd(_TX_CONTROL_REG) | _ANTENNA)
         self._field_ms = self._tms()
+        self._guard = True
         return True
 
     def _alive(self):
@@ -407,8 +409,12 @@ class MFRC522:
         elif not self._alive():
             self._fault()
             return None
-        if self._tdiff(now, self._field_ms) < _GUARD_MS:
-            return None
+        if self._guard:  # a one-shot: not compared once over (ticks wrap after 6 days)
+            if self._tdiff(now, self._field_ms) < _GUARD_MS:
+                return None
+            self._guard = False
+        if self._last_n and self._tdiff(now, self._last_ms) >= self.repeat_ms:
+            self._last_n = 0  # the repeat window is over: forget the card, stop comparing
         n = self._read_uid()
         if n < 0:
             self._fault()

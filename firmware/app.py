@@ -11,6 +11,7 @@ from firmware.feeder import Feeder
 from firmware.persist import NoPersist
 from firmware.port import Judge, Session
 from firmware.protection import Protection
+from firmware.ticks import fresh, fresh_all
 
 _TRIP_ALARMS = (codes.A_OVERCURRENT, codes.A_OVERPOWER, codes.A_PORT_OVERTEMP,
                 codes.A_RELAY_WELDED)
@@ -111,7 +112,15 @@ class App:
             self.end(p, reason)
 
     def _housekeeping(self, now):
-        diff = self.clock.ticks_diff
+        clock = self.clock
+        diff = clock.ticks_diff
+        # Stored ticks compared for ever: ages saturate (firmware/ticks.py).
+        self.last_close_ms = fresh(clock, now, self.last_close_ms)
+        self.hold_until = fresh(clock, now, self.hold_until)
+        fresh_all(clock, now, self.state_ms)
+        fresh_all(clock, now, self.last_ms)
+        self.feeder.refresh(now)
+        self.protection.refresh(now)
         if self.outbox_full and not self.persist.nearly_full():
             self.outbox_full = False  # delivered: new sessions are welcome again
             self.clear_alarm(codes.A_OUTBOX_FULL, None)

@@ -27,6 +27,7 @@ _PARTS = 18000000  # parts of a fen: lcm(1e6 mWh-fen per kWh, 3.6e6 ms per hour)
 _E_MUL = 18  # parts per (mWh * fen/kWh)
 _T_MUL = 5  # parts per (ms * fen/hour)
 _SLOT_S = 1800  # one time-of-use slot: half an hour
+_CLOCK_KNOWN_S = 1700000000  # Unix s; below: the RTC after a power-up, not yet set
 _DAY_S = 86400
 
 
@@ -119,8 +120,8 @@ class Bill:
 
     def _energy_price(self, epoch_s):
         t = self.tariff
-        if t.tou is None or epoch_s is None:
-            return t.energy_fen_per_kwh
+        if t.tou is None or epoch_s is None or epoch_s < _CLOCK_KNOWN_S:
+            return t.energy_fen_per_kwh  # no TOU, or the wall clock unset (wallclock.py)
         if not self._slot_lo <= epoch_s < self._slot_hi:
             local = epoch_s + t.tz_offset_s
             lo = local - local % _SLOT_S

@@ -31,6 +31,7 @@ import json
 from firmware import codes, commands, jws
 from firmware import config as config_mod
 from firmware.replay import ReplayGuard
+from firmware.ticks import fresh
 
 FW = "cabinet-fw 0.6.0"
 MIN_EPOCH = 1700000000  # the wall clock counts as set from here (2023-11); boot is 2000
@@ -85,7 +86,10 @@ def uplink_opts(cfg, read=None):
          "password": cfg["mqtt_password"] or None, "tls": cfg["mqtt_tls"],
          "keepalive_s": cfg["mqtt_keepalive_s"], "max_msg_bytes": cfg["max_msg_bytes"],
          "backlog_delay_max_ms": int(cfg["backlog_delay_s"] * 1000)}
-    if cfg["mqtt_tls"] and read is not None:
+    if cfg["mqtt_tls"] and cfg["mqtt_psk_key"]:  # TLS-PSK: no CA file needed
+        o["psk_identity"] = cfg["mqtt_psk_identity"] or cfg["cabinet_id"]
+        o["psk_key"] = cfg["mqtt_psk_key"]  # hex: slicesock.tls_context decodes it
+    elif cfg["mqtt_tls"] and read is not None:
         o["cadata"] = read(cfg["mqtt_ca_file"])
     return o
 
@@ -307,13 +311,15 @@ class Cloud:
         if clock.ticks_diff(now, self._next_s) < 0:
             return
         self._next_s = clock.ticks_add(now, 1000)
+        self._tm_ms = fresh(clock, now, self._tm_ms)  # ages saturate (firmware/ticks.py)
+        self._full_ms = fresh(clock, now, self._full_ms)
         if self.pending and clock.ticks_diff(now, self.pending[0][3]) >= AUTH_KEEP_MS:
             self.pending.pop(0)
         if True in self._stale:
             self._configure_judges()
         up = self.uplink
-        if up is None or not up.connected:
-            return
+        if up is None or not up.connected or not self.clock_set():
+            return  # telemetry carries the wall time: none until it is known
         if up.connects != self._connects:  # a new connection: a full picture first
             self._connects = up.connects
             self._sent = None

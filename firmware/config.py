@@ -30,6 +30,9 @@ DEFAULT_PINS = {
     "keypad_rows": [0, 1, 2, 3],  # 3x4 keypad rows (expander bits P0-P3)
     "keypad_cols": [4, 5, 6],  # columns (P4-P6)
     "buzzer": 2,  # active buzzer (and the DevKit's LED)
+    "modem_uart": 1,  # net "ppp": the cellular modem's UART id ...
+    "modem_tx": None,  # ... and its pins, always explicit (UART1's default TX is a flash
+    "modem_rx": None,  # pin); e.g. 17 and 35 on a cabinet without the door switch
 }
 
 # key: (kind, default, low, high). kind: int, num, bool, str, hex, choice (low = choices),
@@ -80,12 +83,18 @@ SCHEMA = {
     "net": ("choice", "wifi", ("wifi", "ppp", "none"), None),
     "wifi_ssid": ("text", "", 0, 32),
     "wifi_password": ("text", "", 0, 63),
+    "ppp_apn": ("text", "cmnet", 0, 63),  # net "ppp": the SIM's access point name
+    "ppp_user": ("text", "", 0, 64),  # "": no PAP authentication
+    "ppp_password": ("text", "", 0, 64),
+    "ntp_host": ("text", "ntp.aliyun.com", 0, 253),  # "": no NTP (the `time` command only)
     "mqtt_host": ("str", "127.0.0.1", 1, 253),
     "mqtt_port": ("int", 0, 0, 65535),  # 0: 1883, or 8883 with TLS
     "mqtt_user": ("str", "", 0, 64),  # "": connect without a user name
     "mqtt_password": ("text", "", 0, 64),
     "mqtt_tls": ("bool", False, None, None),
     "mqtt_ca_file": ("text", "", 0, 64),  # PEM CA on flash; TLS verifies the broker with it
+    "mqtt_psk_identity": ("text", "", 0, 64),  # TLS-PSK identity; "": the cabinet id
+    "mqtt_psk_key": ("hex", "", 0, 128),  # TLS-PSK key (hex); set: PSK instead of the CA
     "mqtt_keepalive_s": ("int", 60, 10, 600),
     "max_msg_bytes": ("int", 2048, 512, 16384),  # larger inbound messages are discarded
     "backlog_delay_s": ("num", 120, 0, 600),  # random delay before re-sending a backlog

@@ -8,9 +8,11 @@
 # Paused and deferred sessions resume oldest first once there is room for what they drew.
 
 from firmware import codes
+from firmware.ticks import fresh
 
 _SHED_GAP_MS = 3000  # let the meters see the last pause before pausing another
 _MIN_PAUSE_MS = 60000  # a paused charger stays off at least this long (no flapping)
+_CLOCK_KNOWN_S = 1700000000  # Unix s; below: the RTC after a power-up, not yet set
 
 
 class Feeder:
@@ -28,6 +30,10 @@ class Feeder:
         self.reserve_mw = int(cfg["start_reserve_w"] * 1000)
         self.offpeak_hour = cfg["offpeak_hour"]
         self.tz_s = int(cfg["tz_offset_h"] * 3600)
+
+    def refresh(self, now):
+        """Once a second: the last shed's age saturates (firmware/ticks.py)."""
+        self.last_shed = fresh(self.app.clock, now, self.last_shed)
 
     def load_mw(self):
         """Measured draw of closed relays plus reserves for ports about to draw."""
@@ -94,6 +100,8 @@ class Feeder:
 
     def offpeak_epoch(self, epoch):
         """The next start of the off-peak hour (local time), or `epoch` if inside it now."""
+        if epoch < _CLOCK_KNOWN_S:
+            return epoch  # the wall clock is unset (wallclock.py): start now, not at a guess
         local = epoch + self.tz_s
         day = local - local % 86400
         start = day + self.offpeak_hour * 3600

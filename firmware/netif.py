@@ -14,6 +14,7 @@
 import socket
 
 from firmware.dns import _rand, recv_nowait, udp_socket
+from firmware.ticks import fresh
 
 TYPE_CHECKING = False  # pyright reads the block below; the device never runs it
 if TYPE_CHECKING:
@@ -280,10 +281,12 @@ class Ntp:
         self.token = b""  # our transmit timestamp; the reply must echo it
 
     def step(self, link_up=True):
-        if self.host is None or not link_up:
-            return
         clock = self.clock
         now = clock.ticks_ms()
+        self.next_ms = fresh(clock, now, self.next_ms)  # ages saturate (firmware/ticks.py)
+        self.sent_ms = fresh(clock, now, self.sent_ms)
+        if self.host is None or not link_up:
+            return
         if self.sock is None:
             if clock.ticks_diff(now, self.next_ms) < 0:
                 return
@@ -326,10 +329,12 @@ class Ntp:
 
 
 def make_link(network, cfg, clock, uart=None):
-    """Link from config: cfg["link"] is "wifi" (wifi_ssid, wifi_password) or "ppp"
-    (ppp_apn, ppp_user, ppp_password; the modem on `uart`)."""
-    if cfg.get("link", "wifi") == "ppp":
-        user = cfg.get("ppp_user")
-        return Ppp(network, uart, clock, cfg.get("ppp_apn", "internet").encode(),
+    """Link from config: cfg["net"] is "wifi" (wifi_ssid, wifi_password) or "ppp"
+    (ppp_apn, ppp_user, ppp_password; the modem on `uart`, main.modem_uart)."""
+    if cfg.get("net", "wifi") == "ppp":
+        if uart is None:
+            raise ValueError("net ppp: no modem UART")
+        user = cfg.get("ppp_user") or None
+        return Ppp(network, uart, clock, cfg.get("ppp_apn", "cmnet").encode(),
                    user, cfg.get("ppp_password"))
     return Wifi(network, cfg["wifi_ssid"], cfg.get("wifi_password"), clock)

@@ -12,6 +12,7 @@
 from firmware import codes
 from firmware import ui_text as T
 from firmware.resident import Resident
+from firmware.ticks import fresh
 
 READER_MS = 300  # a card is held ~1 s: read within a third of that
 SCREEN_MS = 250
@@ -92,6 +93,7 @@ class Panel:
             self.flow.tick()
             if clock.ticks_diff(now, self.next_screen) >= 0:
                 self.next_screen = clock.ticks_add(now, SCREEN_MS)
+                self.rotate_since = fresh(clock, now, self.rotate_since)
                 self._compose(now)
             if self.display is not None:
                 self.display.step()

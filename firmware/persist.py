@@ -46,6 +46,7 @@ class Persist:
         self.outbox = outbox
         self.boot_no = journal.next_boot()
         self.pend = [None] * journal.n  # record pending on each port, until the next save
+        self.tag = None  # tag(payload) before a record is kept (wallclock.WallClock.tag)
 
     def save(self, app, p):
         rec = journal_mod.record(app.state[p], app.lock_reason[p], app.sessions[p],
@@ -55,12 +56,16 @@ class Persist:
         self.journal.save(p, rec)
 
     def put_record(self, app, p, kind, payload):
+        if self.tag is not None:
+            self.tag(payload)
         self.pend[p] = [kind, payload]
         self.save(app, p)  # durable as pending first ...
         self.outbox.put(kind, payload)  # ... then queued; the port's next save drops it
         self.pend[p] = None
 
     def put_alarm(self, payload):
+        if self.tag is not None:
+            self.tag(payload)
         self.outbox.put("alarm", payload)  # may be dropped when the outbox is full
 
     def nearly_full(self):

@@ -3,6 +3,7 @@
 # Nothing here touches the network; alarms are queued through the app.
 
 from firmware import codes
+from firmware.ticks import fresh_all
 
 _WELD_GRACE_MS = 1500  # contacts open in ~10 ms; a meter frame integrates ~55 ms
 _WELD_HITS = 2  # fresh readings over relay_weld_w with the relay open
@@ -88,6 +89,13 @@ class Protection:
         if not on:
             self.off_ms[p] = self.app.clock.ticks_ms()
             self.weld_hits[p] = 0
+
+    def refresh(self, now):
+        """Once a second: stored ages saturate (firmware/ticks.py), so a relay open for
+        weeks is still "long open" to the welded-relay check."""
+        clock = self.app.clock
+        fresh_all(clock, now, self.off_ms)
+        fresh_all(clock, now, self.over_since)
 
     def may_close(self, p):
         st = self.app.state[p]

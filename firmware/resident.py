@@ -139,6 +139,9 @@ class Resident:
     def tick(self):
         """Timeouts; call every control tick (or at least every 100 ms)."""
         st = self.state
+        if self._hold_card is not None and self.clock.ticks_diff(
+                self.clock.ticks_ms(), self._hold_ms) >= HOLDOFF_MS:
+            self._hold_card = None  # the holdoff is over: never compared again
         if st == IDLE:
             return
         age = self.clock.ticks_diff(self.clock.ticks_ms(), self._since)

@@ -5,7 +5,10 @@
 # `link.deadline` (ticks_ms, armed per operation by the link) a wait raises
 # OSError(ETIMEDOUT). TCP connect is non-blocking (EINPROGRESS + poll for writability);
 # TLS, when the link has a context, wraps the connected socket with the handshake left
-# to the first write, so it too advances slice by slice. umqtt writes a packet in 3-5
+# to the first write, so it too advances slice by slice. Its CPU work cannot be sliced:
+# with a certificate, the ECDHE key exchange and the signature checks run inside one
+# mbedtls call (a few hundred ms on the ESP32, once per connect); with TLS-PSK
+# (mqtt_psk_key) the handshake is symmetric crypto only. umqtt writes a packet in 3-5
 # pieces: they are coalesced into one TCP segment (one TLS record) and sent when a reply
 # is awaited or the link calls flush(); without that, Nagle + delayed ACK cost ~40 ms a
 # publish, and TLS would add a record header to every piece.
@@ -24,8 +27,21 @@ _IPPROTO_TCP = 6  # the same on Linux and lwIP; MicroPython's socket module may 
 _TCP_NODELAY = 1
 
 
-def tls_context(cadata):
-    """Client context that requires a server certificate signed by the CA in cadata."""
+def tls_context(cadata, psk_identity=None, psk_key=None):
+    """Client context that requires a server certificate signed by the CA in cadata, or
+    with psk_key (bytes) TLS-PSK: both sides prove the shared key, and the handshake is
+    symmetric crypto only (MicroPython >= 1.29 restricts the context to PSK suites)."""
+    if psk_key:
+        import tls
+        ctx = tls.SSLContext(tls.PROTOCOL_TLS_CLIENT)
+        ctx.verify_mode = tls.CERT_NONE  # no certificate: the PSK authenticates the server
+        ctx.psk_identity = psk_identity.encode() if isinstance(psk_identity, str) \
+            else psk_identity
+        if isinstance(psk_key, str):  # hex, as in the config
+            import binascii
+            psk_key = binascii.unhexlify(psk_key)
+        ctx.psk_key = psk_key
+        return ctx
     import ssl
     if isinstance(cadata, str):
         cadata = cadata.encode()

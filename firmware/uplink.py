@@ -34,6 +34,7 @@ from umqtt import simple
 
 from firmware.mqttclient import PUBLISH, Client
 from firmware.slicesock import SliceSock, tls_context
+from firmware.ticks import fresh
 
 try:
     import random
@@ -52,6 +53,7 @@ DEFAULTS = {
     "prefix": "ebike", "cabinet": "sim-001", "client_id": None,  # None: the cabinet id
     "user": None, "password": None,
     "tls": False, "cadata": None, "server_hostname": None,  # CA certs (PEM or DER bytes)
+    "psk_identity": None, "psk_key": None,  # TLS-PSK instead of a CA (key: bytes or hex)
     "keepalive_s": 60,
     "backoff_min_ms": 1000, "backoff_max_ms": 120000,
     "stable_ms": 30000,  # a connection that lasted this long resets the backoff
@@ -66,6 +68,11 @@ DEFAULTS = {
     "max_inbound_per_step": 4,
     "lane_max": 8,  # urgent messages (replies, auth requests) held in RAM
 }
+
+
+def _is_ipv4(host):
+    parts = host.split(".")
+    return len(parts) == 4 and all(p.isdigit() and int(p) < 256 for p in parts)
 
 
 class _AppAbort(Exception):
@@ -84,8 +91,11 @@ class Uplink:
                  resolver=None, rand=_rand):
         o = dict(DEFAULTS)
         o.update(opts)
-        if o["tls"] and not o["cadata"]:
-            raise ValueError("tls needs cadata (the broker's CA certificate)")
+        if o["tls"] and not o["cadata"] and not o["psk_key"]:
+            raise ValueError("tls needs cadata (the broker's CA certificate) or a psk_key")
+        if resolver is None and not _is_ipv4(o["host"]):
+            # getaddrinfo() of a name blocks for lwIP's 7-14 s when DNS does not answer
+            raise ValueError("host %r is a name: give a resolver (firmware/dns.py)" % o["host"])
         self.o = o
         self.clock = clock
         self.outbox = outbox
@@ -107,6 +117,7 @@ class Uplink:
         self.telemetry = None
         self.lane = []  # urgent (topic, payload, keep) in order
         self.tap = None  # tap(topic, payload) after every publish
+        self.restamp = None  # restamp(payload) -> payload or None (hold): wallclock.py
         self._ctx = None
         self.client = None  # set once connected (CONNACK, SUBACK, birth PUBACK)
         self.sock = None
@@ -238,7 +249,7 @@ class Uplink:
 
     def ssl_ctx(self):
         if self.o["tls"] and self._ctx is None:
-            self._ctx = tls_context(self.o["cadata"])
+            self._ctx = tls_context(self.o["cadata"], self.o["psk_identity"], self.o["psk_key"])
         return self._ctx
 
     # --- connection ---
@@ -259,8 +270,7 @@ class Uplink:
                     raise OSError(errno.ETIMEDOUT)
                 return
         self.resolve_since = None
-        # A name without a resolver is looked up here, blocking (an IP literal is not).
-        addr = socket.getaddrinfo(host, self.port)[0][-1]
+        addr = socket.getaddrinfo(host, self.port)[0][-1]  # an IP literal: no lookup
         self._arm(o["connect_timeout_ms"])
         self.sock = sock = SliceSock(self, socket.socket())
         user = o["user"]
@@ -325,6 +335,8 @@ class Uplink:
             if op & 0xF0 != PUBLISH:
                 self._skip_rest()
         now = clock.ticks_ms()
+        self.flush_at = fresh(clock, now, self.flush_at)  # ages saturate (firmware/ticks.py)
+        self.up_ms = fresh(clock, now, self.up_ms)
         if self.ping_ms is not None:
             if clock.ticks_diff(now, self.ping_ms) > o["ping_timeout_ms"]:
                 raise OSError(errno.ETIMEDOUT)  # dead link: no PINGRESP
@@ -369,6 +381,10 @@ class Uplink:
             if rec is None:
                 return
             rid, kind, payload = rec
+            if self.restamp is not None:
+                payload = self.restamp(payload)
+                if payload is None:
+                    return  # made before the wall clock was known: held until it is
             t = self.topic.get(kind) if kind in KIND_TOPIC else None
             if t is None:
                 self.bad_kind += 1  # cannot be routed: drop it rather than block the box

@@ -20,12 +20,10 @@ import time
 import pytest
 from conftest import FULL
 from mpy import ROOT
-from mqttkit import KEY, MOSQUITTO, Mosquitto, Proxy, Server, SimProc, retained_status
+from mqttkit import KEY, Mosquitto, Proxy, Server, SimProc, retained_status
 from schemas import check_mqtt
 
 from tools.monitor.model import Model
-
-pytestmark = pytest.mark.skipif(not os.path.exists(MOSQUITTO), reason="mosquitto not installed")
 
 LEAD = "lead_acid_48v_20ah"
 LITHIUM = "lithium_48v_4a"

@@ -1,6 +1,11 @@
-"""SIGKILL a MicroPython writer at random moments; after each kill the flash must hold a
-valid record (the last or the in-flight write), and the outbox every put record not yet
-acked, in order, once, under the id its put returned, and boot numbers must grow.
+"""SIGKILL a MicroPython writer at chosen flash operations; after each kill the flash must
+hold a valid record (the last or the in-flight write), and the outbox every put record not
+yet acked, in order, once, under the id its put returned, and boot numbers must grow.
+
+Each run kills itself at its Nth flash operation (a store or outbox write, rename or
+remove; tools/sim/flashcut.py), just before it or halfway through the write, N drawn from
+a fixed seed: every run of the test cuts at the same moments, whatever the machine's
+load (one in four inside the start-up: boot counter and outbox open).
 
 The writer runs the real modules on the unix port and prints a line after each call
 returns (unbuffered): "W i" store written, "P id i" put, "K id" about to ack, "A id"
@@ -16,8 +21,6 @@ import shutil
 import signal
 import subprocess
 import tempfile
-import threading
-import time
 
 from conftest import FULL
 from mpy import MICROPYTHON, PRELUDE
@@ -29,11 +32,13 @@ KILLS = 300 if FULL else 60
 SEED = int(os.environ.get("KILL_SEED", "20251127"))
 
 WRITER = PRELUDE + """
-from firmware import store
+from flashcut import FlashCut
+from firmware import outbox, store
 from firmware.journal import Journal
 from firmware.outbox import Outbox
 d = sys.argv[1]
 i = int(sys.argv[2])
+FlashCut(int(sys.argv[3].rstrip("t")), sys.argv[3].endswith("t")).install(store, outbox)
 print("B %d" % Journal(d, 1, None).next_boot())
 ob = Outbox(d, max_bytes=16384)
 print("O %d" % ob.pending)
@@ -51,32 +56,25 @@ while True:
 """
 
 
-def _run_once(script, d, start_i, delay_s, from_ready):
-    p = subprocess.Popen([MICROPYTHON, script, d, str(start_i)], stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True)
+def kill_points(n, seed):
+    """n cut specs ("N" or "Nt": flash operation N, torn), the same for a given seed."""
+    rnd = random.Random(seed)
+    out = []
+    for k in range(n):
+        at = rnd.randint(1, 8) if k % 4 == 3 else rnd.randint(9, 400)
+        out.append("%d%s" % (at, "t" if rnd.random() < 0.5 else ""))
+    return out
+
+
+def _run_once(script, d, start_i, cut):
+    p = subprocess.run([MICROPYTHON, script, d, str(start_i), cut], capture_output=True,
+                       text=True, timeout=120)
+    assert p.returncode == -signal.SIGKILL, (cut, p.returncode, p.stderr[-2000:])
     lines = []
-    ready = threading.Event()
-
-    def reader():
-        for line in p.stdout:
-            if not line.endswith("\n"):
-                break  # cut by the kill mid-print: the call had returned, no matter
-            lines.append(line.split())
-            if line.startswith("O"):
-                ready.set()
-        ready.set()
-
-    t = threading.Thread(target=reader)
-    t.start()
-    if from_ready:
-        ready.wait(10)
-    time.sleep(delay_s)
-    p.send_signal(signal.SIGKILL)
-    p.wait(10)
-    t.join(10)
-    err = p.stderr.read()
-    p.stderr.close()
-    assert p.returncode == -signal.SIGKILL, (p.returncode, err)
+    for line in p.stdout.splitlines(keepends=True):
+        if not line.endswith("\n"):
+            break  # cut by the kill mid-print: the call had returned, no matter
+        lines.append(line.split())
     return lines
 
 
@@ -95,8 +93,7 @@ def _drain_copy(d):
             assert ob.ack(h[0])
 
 
-def test_sigkill_at_random_moments_loses_and_duplicates_nothing(tmp_path):
-    rnd = random.Random(SEED)
+def test_sigkill_at_chosen_flash_operations_loses_and_duplicates_nothing(tmp_path):
     script = str(tmp_path / "writer.py")
     with open(script, "w") as f:
         f.write(WRITER)
@@ -108,14 +105,14 @@ def test_sigkill_at_random_moments_loses_and_duplicates_nothing(tmp_path):
     boots = []
     rec_i = None  # i of the last confirmed store write
     start_i = 0
-    stats = {"kills": 0, "before_ready": 0, "inflight_write_done": 0, "inflight_put_done": 0,
+    stats = {"kills": 0, "torn": 0, "before_ready": 0, "inflight_write_done": 0,
+             "inflight_put_done": 0,
              "inflight_ack_done": 0, "tmp_left": 0, "max_pending": 0, "writes": 0,
              "compaction_cut": 0}
-    for _ in range(KILLS):
-        from_ready = rnd.random() < 0.7
-        delay = rnd.uniform(0, 0.08) if from_ready else rnd.uniform(0.001, 0.03)
-        lines = _run_once(script, d, start_i, delay, from_ready)
+    for cut in kill_points(KILLS, SEED):
+        lines = _run_once(script, d, start_i, cut)
         stats["kills"] += 1
+        stats["torn"] += cut.endswith("t")
         last_w = None
         last_i = start_i  # the highest i this run may have reached
         inflight_ack = None

@@ -1,7 +1,12 @@
-"""Power-cut campaign: the firmware on the MicroPython unix port is SIGKILLed at random
-moments (mid-write included) while a busy 10-port scenario runs, and restarted from the
-same state directory each time (tools/sim/killrun.py: the world resumes from its own
-snapshot, the firmware from its journal, as after a power cut).
+"""Power-cut campaign: the firmware on the MicroPython unix port is SIGKILLed at chosen
+flash operations (mid-write included) while a busy 10-port scenario runs, and restarted
+from the same state directory each time (tools/sim/killrun.py: the world resumes from its
+own snapshot, the firmware from its journal, as after a power cut).
+
+Kill points are counted in flash operations (store and outbox writes, renames, removes;
+tools/sim/flashcut.py), from a fixed seed: every run cuts at the same moments, whatever
+the machine's load. One kill in four lands inside the boot (the journal restore); the
+others spread over the scenario, half of them tearing the write they cut.
 
 Across all kills: no session lost (every start has an end), none ended twice (one
 distinct end record per session), no record duplicated under a different id, billed
@@ -13,6 +18,7 @@ checkpoint interval (checkpoint_s = 60 s) of every charging port per cut.
 import json
 import os
 import random
+import signal
 import subprocess
 import time
 
@@ -20,6 +26,23 @@ from conftest import FULL
 from mpy import MICROPYTHON, ROOT
 
 KILLS = 200 if FULL else 40
+SEED = 20261127
+RUN_OPS = 1864  # flash operations of the whole scenario uncut (killrun prints DONE <ops>)
+BOOT_OPS = 23  # ... of one boot (boot counter, every port's record restored and saved)
+
+
+def kill_points(n, seed):
+    """n cut specs for killrun.py ("N" or "Nt"), the same for a given seed."""
+    rng = random.Random(seed)
+    span = max(8, 2 * RUN_OPS // n)  # on average the legs cover the whole scenario
+    out = []
+    for i in range(n):
+        if i % 4 == 3:
+            at = rng.randint(1, BOOT_OPS)  # inside the boot: a cut during restore
+        else:
+            at = BOOT_OPS + rng.randint(1, span)
+        out.append("%d%s" % (at, "t" if rng.random() < 0.5 else ""))
+    return out
 CHECKPOINT_S = 60
 MAX_PORT_W = 200  # the chargers in this scenario draw at most ~191 W
 
@@ -54,25 +77,24 @@ def test_sigkill_campaign_loses_and_doubles_nothing(tmp_path):
     scen = tmp_path / "s.json"
     scen.write_text(json.dumps(busy_scenario()))
     state, log = str(tmp_path / "state"), str(tmp_path / "log")
-    rng = random.Random(20261127)
     cmd = [MICROPYTHON, "tools/sim/killrun.py", str(scen), state, log]
-    kills = 0
+    points = kill_points(KILLS, SEED)
+    kills = boot_kills = torn = 0
     done = False
     t0 = time.time()
     while not done:
-        p = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        if kills < KILLS:
-            try:
-                out, err = p.communicate(timeout=rng.uniform(0.05, 0.5))
-            except subprocess.TimeoutExpired:
-                p.kill()  # SIGKILL: no cleanup, mid-write as it happens
-                p.communicate()
-                kills += 1
-                continue
-        else:
-            out, err = p.communicate(timeout=600)
-        assert p.returncode == 0, err.decode()[-3000:]
-        done = b"DONE" in out
+        cut = points[kills] if kills < KILLS else "0"
+        p = subprocess.run(cmd + [cut], cwd=ROOT, capture_output=True, timeout=600)
+        if p.returncode == -signal.SIGKILL:
+            boot = [int(ln.split()[1]) for ln in p.stdout.decode().splitlines()
+                    if ln.startswith("BOOT ")]
+            boot_kills += not boot  # killed before the boot was over
+            torn += cut.endswith("t")
+            kills += 1
+            continue
+        assert p.returncode == 0, p.stderr.decode()[-3000:]
+        done = b"DONE" in p.stdout
+    assert kills == KILLS, "the scenario ended after %d of %d kills" % (kills, KILLS)
     events = read_log(log)
     records = [e["payload"] for e in events if e["ev"] == "record"]
     by_id = {}
@@ -95,9 +117,10 @@ def test_sigkill_campaign_loses_and_doubles_nothing(tmp_path):
     billed_wh = sum(r["wh"] for r in ends.values())
     cuts = sum(1 for e in events if e["ev"] == "power" and e["on"])
     bound_wh = cuts * 10 * MAX_PORT_W * CHECKPOINT_S / 3600
-    print("campaign: %d kills (%d after start-up) in %.0f s, %d sessions, delivered %.1f Wh,"
+    print("campaign: %d kills at flash operations (%d in a boot, %d tearing a write),"
+          " %d power-ups, in %.0f s, %d sessions, delivered %.1f Wh,"
           " billed %.1f Wh, unbilled %.1f Wh = %.2f Wh per cut (bound %.1f)"
-          % (kills, cuts, time.time() - t0, len(ends), delivered_wh, billed_wh,
+          % (kills, boot_kills, torn, cuts, time.time() - t0, len(ends), delivered_wh, billed_wh,
              delivered_wh - billed_wh, (delivered_wh - billed_wh) / max(cuts, 1),
              bound_wh / max(cuts, 1)))
     assert billed_wh <= delivered_wh + 0.05  # reported wh is floored to 0.1

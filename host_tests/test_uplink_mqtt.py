@@ -6,6 +6,16 @@ ticks. The control tick is the uplink's idle(), so a gap is how long protection 
 waited on the network. The host side runs mosquitto on a free loopback port (generated
 config) with a paho-mqtt client, or a fake broker on a socket. FULL=1 runs the 70 000
 QoS 1 publish count; the default run does 5 000.
+
+Gaps are not wall-clock gaps (this machine is shared: a process waits tens of ms for a
+CPU). Two figures are asserted, both blind to CPU contention: `max_wait_ms`, the socket
+wait time the link asked for between two ticks (the timeout of every poll slice that ran
+out, counted through a select.poll wrapper; a wait without timeout counts as 10^6 ms),
+and `max_gap_ms`, the
+wall gap less the time the process spent runnable but waiting for a CPU
+(/proc/self/schedstat), which also catches a wait the link did not slice (a blocking
+socket call) and CPU work inside one call (a TLS handshake step). `max_wall_gap_ms` is
+printed for information.
 """
 
 import json
@@ -22,18 +32,61 @@ import paho.mqtt.client as mqtt
 import pytest
 from conftest import FULL
 from mpy import MICROPYTHON, PRELUDE, ROOT
-from mqttkit import MOSQUITTO, ROOT_TOPIC, Mosquitto, free_port, retained_message
+from mqttkit import ROOT_TOPIC, Mosquitto, free_port, retained_message
 
 MAX_GAP_MS = 50  # idle() must run at least this often, whatever the broker does
 # A TLS handshake step (ECDHE + certificate check) is CPU work inside one mbedtls call, not
 # a network wait: it cannot be sliced. ~10-40 ms on a PC; on the ESP32 a few hundred ms,
 # still under one meter sweep (about 1 s).
 MAX_TLS_GAP_MS = 150
-pytestmark = pytest.mark.skipif(not os.path.exists(MOSQUITTO), reason="mosquitto not installed")
+
+
+def assert_ticks_kept(end, max_gap_ms=MAX_GAP_MS):
+    """No control tick waited on the link: the socket waits it asked for between two
+    ticks, and the wall gap less the wait for a CPU, both under the bound."""
+    assert end["max_wait_ms"] < MAX_GAP_MS, end
+    assert end["max_gap_ms"] < max_gap_ms, end
 
 # ---------------------------------------------------------------- device side (MicroPython)
 DEVICE = r"""
 import json, sys, time
+import select as _select
+WAIT = [0]  # socket wait time (ms) the link asked for since the last control tick
+
+class _Poll:  # select.poll as the link sees it: each wait's timeout is counted
+    def __init__(self):
+        self.p = _select.poll()
+    def register(self, *a):
+        self.p.register(*a)
+    def modify(self, *a):
+        self.p.modify(*a)
+    def unregister(self, *a):
+        self.p.unregister(*a)
+    def ipoll(self, t=-1, *a):
+        for ev in self.p.ipoll(t, *a):
+            return (ev,)  # an event ended the wait
+        WAIT[0] += t if t >= 0 else 1000000  # no event: it waited its whole timeout
+        return ()
+    def poll(self, t=-1):
+        evs = self.p.poll(t)
+        if not evs:
+            WAIT[0] += t if t >= 0 else 1000000
+        return evs
+
+class _Select:
+    POLLIN = _select.POLLIN
+    POLLOUT = _select.POLLOUT
+    POLLERR = _select.POLLERR
+    POLLHUP = _select.POLLHUP
+    poll = _Poll
+
+sys.modules["select"] = _Select
+SCHED = open("/proc/self/schedstat", "rb")  # on-CPU ns, runnable-but-waiting ns, slices
+
+def runq_ns():
+    SCHED.seek(0)
+    return int(SCHED.read().split()[1])
+
 from firmware.uplink import Uplink
 CFG = json.loads(open(sys.argv[1]).read())
 
@@ -65,13 +118,22 @@ T0 = time.ticks_ms()
 KINDS = CFG.get("kinds", ["session_end"])
 box = Box()
 box.n = CFG.get("records", 0)
-st = {"last": T0, "gap": 0, "ticks": 0, "gap_up": 0}
+st = {"last": T0, "gap": 0, "ticks": 0, "gap_up": 0, "wall_gap": 0, "wait": 0,
+      "rq": runq_ns()}
 
 def tick():  # the control tick: here it only measures how long it was kept waiting
     now = time.ticks_ms()
     g = time.ticks_diff(now, st["last"])
-    if g > st["gap"]:
-        st["gap"] = g
+    rq = runq_ns()
+    blocked = g - (rq - st["rq"]) // 1000000  # less the wait for a CPU
+    st["rq"] = rq
+    if blocked > st["gap"]:
+        st["gap"] = blocked
+    if g > st["wall_gap"]:
+        st["wall_gap"] = g
+    if WAIT[0] > st["wait"]:
+        st["wait"] = WAIT[0]
+    WAIT[0] = 0
     st["last"] = now
     st["ticks"] += 1
     if CFG.get("reenter"):
@@ -100,6 +162,9 @@ pub_t0 = None
 sent_tm = 0
 status_set = False
 st["last"] = time.ticks_ms()  # gaps count from here: building the outbox is not the link
+st["rq"] = runq_ns()
+WAIT[0] = 0
+next_try = up.next_try
 while True:
     try:
         up.step()
@@ -108,6 +173,9 @@ while True:
     tick()
     now = time.ticks_ms()
     t = time.ticks_diff(now, T0)
+    if up.next_try != next_try:  # a reconnect scheduled: the backoff the link chose
+        next_try = up.next_try
+        print(json.dumps({"ev": "retry", "t": t, "delay_ms": time.ticks_diff(next_try, now)}))
     if up.connected != was:
         was = up.connected
         print(json.dumps({"ev": "up" if was else "down", "t": t, "err": up.last_error}))
@@ -132,7 +200,8 @@ if CFG.get("close_at_end"):
     up.close()
 print(json.dumps({"ev": "end", "t": time.ticks_diff(time.ticks_ms(), T0),
                   "flush_ms": time.ticks_diff(time.ticks_ms(), pub_t0) if pub_t0 else None,
-                  "max_gap_ms": st["gap"], "ticks": st["ticks"], "acked": box.acked,
+                  "max_gap_ms": st["gap"], "max_wall_gap_ms": st["wall_gap"],
+                  "max_wait_ms": st["wait"], "ticks": st["ticks"], "acked": box.acked,
                   "left": box.n - box.acked, "in_order": box.in_order, "connects": up.connects,
                   "drops": up.drops, "tx": up.tx_bytes, "rx": up.rx_bytes,
                   "too_large": up.too_large_count, "err": up.last_error}))
@@ -393,16 +462,22 @@ def test_broker_restart_reconnects_with_backoff_and_delivers_the_backlog(tmp_pat
         dev.wait("up", 10)
         dev.wait("ack", 10, lambda e: e["id"] >= 15)
         b.stop()
-        t_down = time.time()
-        dev.wait("down", 10)
+        down = dev.wait("down", 10)
         time.sleep(2.5)  # a few failed connects with backoff while records pile up
         b.start()
-        dev.wait("up", 15)
-        reconnect_s = time.time() - t_down
+        up = dev.wait("up", 15, lambda e: e["t"] > down["t"])
         end = dev.end(60)
         assert end["acked"] == total and end["in_order"] and end["left"] == 0
-        assert end["max_gap_ms"] < MAX_GAP_MS, end
-        assert reconnect_s < 2.5 + 1.5  # backoff capped at 1 s in this test
+        assert_ticks_kept(end)
+        # The backoff as the link scheduled it (its own clock): growing from
+        # backoff_min_ms, jittered within [cap/2, cap], capped at backoff_max_ms (1 s).
+        retries = [e["delay_ms"] for e in dev.seen
+                   if e["ev"] == "retry" and down["t"] <= e["t"] < up["t"]]
+        assert len(retries) >= 2, dev.seen[-20:]
+        assert all(100 - 1 <= d <= 1000 for d in retries), retries
+        assert max(retries) > 200, retries  # it grew past backoff_min_ms
+        print("\nreconnect: %d retries scheduled %s ms apart, up %d ms after the drop "
+              "(device clock)" % (len(retries), retries, up["t"] - down["t"]))
         ids = []
         deadline = time.time() + 20
         while len(set(ids)) < total and time.time() < deadline:
@@ -443,10 +518,12 @@ def _flood(broker, n, timeout):
         sub.close()
     assert end["acked"] == n and end["in_order"] and end["connects"] == 1, end
     assert count == n
-    assert end["max_gap_ms"] < MAX_GAP_MS, end
+    assert_ticks_kept(end)
     print("\n%d QoS 1 publishes: %.2f s, %.0f/s, tx %d B (%.1f B/record), rx %d B, max idle gap "
-          "%d ms" % (n, end["flush_ms"] / 1000, n / (end["flush_ms"] / 1000), end["tx"],
-                     end["tx"] / n, end["rx"], end["max_gap_ms"]))
+          "%d ms (%d ms wall, %d ms asked)"
+          % (n, end["flush_ms"] / 1000, n / (end["flush_ms"] / 1000), end["tx"],
+             end["tx"] / n, end["rx"], end["max_gap_ms"], end["max_wall_gap_ms"],
+             end["max_wait_ms"]))
     return end
 
 
@@ -561,7 +638,7 @@ def test_misbehaving_broker_only_costs_slices(mode):
     finally:
         dev.close()
         fb.close()
-    assert end["max_gap_ms"] < MAX_GAP_MS, end
+    assert_ticks_kept(end)
     assert fb.accepts >= 3, fb.accepts  # it keeps retrying, with backoff
     if mode == "noping":  # PUBACKs come, PINGRESPs do not: a dead link all the same
         assert end["acked"] == 3 and end["drops"] >= 2, end
@@ -571,8 +648,9 @@ def test_misbehaving_broker_only_costs_slices(mode):
         assert end["connects"] == 0 and ("ETIMEDOUT" in end["err"] or "110" in end["err"])
     else:
         assert end["connects"] >= 2 and end["drops"] >= 2, end
-    print("\n%s broker: max idle gap %d ms over %d ticks, %d TCP connects"
-          % (mode, end["max_gap_ms"], end["ticks"], fb.accepts))
+    print("\n%s broker: max idle gap %d ms (%d ms wall, %d ms asked) over %d ticks, %d TCP "
+          "connects" % (mode, end["max_gap_ms"], end["max_wall_gap_ms"], end["max_wait_ms"],
+                        end["ticks"], fb.accepts))
 
 
 def test_record_leaves_the_outbox_only_after_its_puback():
@@ -591,7 +669,7 @@ def test_record_leaves_the_outbox_only_after_its_puback():
     # Each ack came at least the PUBACK delay after the broker had the record.
     for a, b in zip(acks, acks[1:]):
         assert b["t"] - a["t"] >= 450
-    assert end["max_gap_ms"] < MAX_GAP_MS
+    assert_ticks_kept(end)
 
 
 def test_connection_refused_backs_off_exponentially_with_jitter():
@@ -602,7 +680,8 @@ def test_connection_refused_backs_off_exponentially_with_jitter():
         end = dev.end(20)
     finally:
         dev.close()
-    assert end["connects"] == 0 and end["max_gap_ms"] < MAX_GAP_MS
+    assert end["connects"] == 0
+    assert_ticks_kept(end)
     assert "ECONNREFUSED" in end["err"] or "111" in end["err"]
 
 
@@ -660,7 +739,7 @@ def test_dead_dns_server_only_costs_slices():
         dev.close()
         dns.close()
     assert end["connects"] == 0 and dns.queries >= 3
-    assert end["max_gap_ms"] < MAX_GAP_MS, end
+    assert_ticks_kept(end)
 
 
 # ---------------------------------------------------------------- TLS
@@ -712,8 +791,9 @@ def _tls_run(b, cadata, hostname, duration_ms=4000, records=5):
 def test_tls_with_the_right_ca_works(tls_broker):
     end = _tls_run(tls_broker, tls_broker.ca, "localhost", duration_ms=20000)
     assert end["acked"] == 5 and end["connects"] == 1 and end["in_order"]
-    assert end["max_gap_ms"] < MAX_TLS_GAP_MS, end
-    print("\nTLS: max idle gap %d ms (handshake included)" % end["max_gap_ms"])
+    assert_ticks_kept(end, MAX_TLS_GAP_MS)
+    print("\nTLS: max idle gap %d ms (handshake included; %d ms wall)"
+          % (end["max_gap_ms"], end["max_wall_gap_ms"]))
 
 
 def test_tls_refuses_a_server_whose_cert_does_not_verify(tls_broker):

@@ -108,6 +108,20 @@ WHY = {
     "net": "Uplink: `wifi`, `ppp` (a cellular modem on a UART) or `none` (offline).",
     "wifi_ssid": "Wi-Fi network name (tools.provision --wifi-ssid).",
     "wifi_password": "Wi-Fi WPA2 password.",
+    "ppp_apn": ("`net` \"ppp\": the SIM card's access point name (China Mobile `cmnet`, "
+                "IoT cards often `cmiot`). The modem is on `pins.modem_uart` with "
+                "`pins.modem_tx`/`modem_rx`, which must be set."),
+    "ppp_user": "`net` \"ppp\": PAP user name; empty: no authentication.",
+    "ppp_password": "`net` \"ppp\": PAP password.",
+    "mqtt_psk_identity": "TLS-PSK identity the cabinet presents; empty: its `cabinet_id`.",
+    "mqtt_psk_key": ("TLS-PSK key (hex, 16-64 bytes recommended). Set with `mqtt_tls`: the "
+                     "cabinet and broker prove this shared key instead of a CA certificate, "
+                     "and the handshake needs no public-key maths (a certificate handshake "
+                     "costs the ESP32 a few hundred ms of CPU in one call). The broker needs "
+                     "the same identity and key (mosquitto: `psk_hint`, `psk_file`)."),
+    "ntp_host": ("NTP server that sets the wall clock after every power-up (the board has "
+                 "no RTC battery); empty: only the server's signed `time` command sets it. "
+                 "Looked up with the non-blocking resolver."),
     "mqtt_host": "MQTT broker host name or address.",
     "mqtt_port": "Broker port; 0 means 1883, or 8883 with TLS.",
     "mqtt_user": "The cabinet's MQTT user name; empty: connect without one.",

@@ -137,8 +137,16 @@ def test_ppp_modem_error_backs_off():
 def test_make_link_by_config():
     _fresh()
     assert isinstance(netif.make_link(network, {"wifi_ssid": "x"}, CLOCK), netif.Wifi)
-    link = netif.make_link(network, {"link": "ppp", "ppp_apn": "cmiot"}, CLOCK, Modem())
+    link = netif.make_link(network, {"net": "ppp", "ppp_apn": "cmiot"}, CLOCK, Modem())
     assert isinstance(link, netif.Ppp) and b"cmiot" in link.chat[2][0]
+    # the config key is `net` ("link" was read before and ignored the config)
+    assert isinstance(netif.make_link(network, {"link": "ppp", "wifi_ssid": "x"}, CLOCK),
+                      netif.Wifi)
+    try:
+        netif.make_link(network, {"net": "ppp"}, CLOCK)  # no modem UART
+        raise AssertionError("no error")
+    except ValueError as e:
+        assert "modem" in str(e)
 
 
 # --- UDP fakes for DNS and NTP ---

@@ -204,3 +204,28 @@ def test_every_valid_action_loads():
     sc = load({"cabinet": {"ports": 4}, "duration_s": 60, "events": evs})
     assert len(sc.events) == len(evs)
     assert sc.events[-1] == {"t": 26, "port": 3, "fault": "clear"}
+
+
+def test_dns_stall_and_power_up_bursts():
+    sc = load({"events": [{"t": 10, "dns": {"stall_s": 3600}},
+                          {"t": 20, "power_cut": {"duration_s": 5, "repeat": 5,
+                                                  "every_s": 48}}]})
+    assert sc.events[0]["dns"] == {"stall_s": 3600}
+    assert sc.events[1]["power_cut"]["repeat"] == 5
+    assert load({"events": [{"t": 1, "power_cut": {"duration_s": 5, "every_s": 9}}]})
+
+    def ev(e):
+        return _err({"events": [dict(e, t=1)]})
+    assert ev({"dns": {}}) == "event 0 (t=1): dns.stall_s: missing"
+    assert ev({"dns": {"stall_s": 0}}) == "event 0 (t=1): dns.stall_s: 0 is not a number > 0"
+    assert ev({"dns": {"stall_s": 5, "x": 1}}) == "event 0 (t=1): dns: unknown key 'x'"
+    assert ev({"dns": 5}) == "event 0 (t=1): dns: 5 is not an object"
+    assert ev({"power_cut": {"duration_s": 5, "repeat": 0}}) == (
+        "event 0 (t=1): power_cut.repeat: 0 is not an integer >= 1")
+    assert ev({"power_cut": {"duration_s": 5, "repeat": 2}}) == (
+        "event 0 (t=1): power_cut.every_s: missing (needed with repeat > 1)")
+    assert ev({"power_cut": {"duration_s": 5, "repeat": 2, "every_s": 5}}) == (
+        "event 0 (t=1): power_cut.every_s: 5 is not a number > 5")
+    assert ev({"power_cut": {"duration_s": 5, "burst": 2}}) == (
+        "event 0 (t=1): power_cut: unknown key 'burst'")
+    assert ev({"dns": {"stall_s": 5}, "port": 1}) == "event 0 (t=1): port: not used by dns"

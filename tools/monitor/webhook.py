@@ -18,15 +18,18 @@ import urllib.error
 import urllib.request
 from collections import OrderedDict
 
+from tools import texts
+
 _STOP = object()
 
 
 class Forwarder:
     def __init__(self, url, attempts=5, backoff_s=0.5, backoff_max_s=10.0, timeout_s=5.0,
-                 queue_max=200, remember=5000, sleep=time.sleep):
+                 queue_max=200, remember=5000, sleep=time.sleep, lang=texts.DEFAULT_LANG):
         if not url.startswith(("http://", "https://")):
             raise ValueError("--webhook %r: not an http:// or https:// URL" % url)
         self.url = url
+        self.lang = texts.check_lang(lang)
         self.attempts = attempts
         self.backoff_s = backoff_s
         self.backoff_max_s = backoff_max_s
@@ -95,7 +98,7 @@ class Forwarder:
                     self.seen.pop(key, None)
 
     def _deliver(self, alarm):
-        body = json.dumps(body_for(alarm)).encode()
+        body = json.dumps(body_for(alarm, self.lang), ensure_ascii=False).encode()
         delay = self.backoff_s
         for attempt in range(self.attempts):
             if attempt:
@@ -128,11 +131,20 @@ class Forwarder:
         return True
 
 
-def body_for(alarm):
-    port = alarm.get("port")
-    where = "cabinet" if port is None else "port %d" % (port + 1)
-    text = "[%s] %s %s: %s %s" % (str(alarm.get("level", "")).upper(), alarm.get("cabinet"),
-                                  where, alarm.get("code"), alarm.get("state"))
+def body_for(alarm, lang="en"):
+    """The robot text (tools/texts.py catalogue; the level and code stay as on the wire)."""
+    port, code, zh = alarm.get("port"), alarm.get("code"), lang == "zh"
+    if zh:
+        where = "柜体" if port is None else "端口 %d" % (port + 1)
+    else:
+        where = "cabinet" if port is None else "port %d" % (port + 1)
+    name = texts.alarm_name(code, lang)
+    text = "[%s] %s %s: %s%s %s" % (str(alarm.get("level", "")).upper(), alarm.get("cabinet"),
+                                    where, name, "" if name == code else " (%s)" % code,
+                                    alarm.get("state"))
     if alarm.get("value") is not None:
         text += " (value %s)" % alarm["value"]
+    todo = texts.alarm_todo(code, lang)
+    if todo:
+        text += (" 处置: " if zh else " - ") + todo
     return {"msgtype": "text", "text": {"content": text}, "alarm": alarm}

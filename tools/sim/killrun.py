@@ -1,11 +1,14 @@
 # One leg of the power-cut campaign (MicroPython):
 #
-#   micropython tools/sim/killrun.py SCENARIO.json STATE_DIR LOG
+#   micropython tools/sim/killrun.py SCENARIO.json STATE_DIR LOG [CUT]
 #
 # Runs the scenario with the firmware's flash in STATE_DIR, appending the event log to
 # LOG. Killed with SIGKILL at any moment and started again with the same arguments, it
 # resumes: the world from STATE_DIR/world.json, the firmware from its journal (a power
-# cut as the device sees it). Prints DONE when the scenario has run to its end.
+# cut as the device sees it). CUT = N or Nt: the leg SIGKILLs itself at its Nth flash
+# operation (a store or outbox write, rename or remove; flashcut.py), just before it, or
+# with `t` halfway through that write. Prints "DONE <flash operations>" when the
+# scenario has run to its end.
 import sys
 
 _here = __file__.rsplit("/", 1)[0] if "/" in __file__ else "."
@@ -15,8 +18,11 @@ for _p in (_here + "/../../lib", _here + "/../..", _here):
 
 import scenario as scenario_mod  # noqa: E402
 import world  # noqa: E402
+from flashcut import FlashCut  # noqa: E402
 from run import Sim  # noqa: E402
 from vclock import CLOCK  # noqa: E402
+
+from firmware import outbox, store  # noqa: E402
 
 
 class Leg(Sim):
@@ -46,14 +52,17 @@ def main(argv):
     sc = scenario_mod.load(open(argv[0]).read())
     state = argv[1]
     world_path = state + "/world.json"
+    spec = argv[3] if len(argv) > 3 else "0"
+    cut = FlashCut(int(spec.rstrip("t")) or None, spec.endswith("t")).install(store, outbox)
     leg = Leg(sc, AppendLog(argv[2]), state_dir=state, boot=False, panel=False)
     w = world.load(world_path)
     if w is not None:
         world.restore(leg, w)
         leg.log({"ev": "power", "on": True})
     leg.app = leg.boot()
+    print("BOOT %d" % cut.n)  # flash operations of the boot (journal restore, boot count)
     leg.run_to_end(world_path)
-    print("DONE")
+    print("DONE %d" % cut.n)
 
 
 main(sys.argv[1:])

@@ -437,15 +437,18 @@ def soft_reset():
     reset()
 
 
-def reset_cause():
-    return 1  # PWRON_RESET
-
-
+# Reset causes: the esp32 port's values (ports/esp32/modmachine.c: MP_PWRON_RESET 1,
+# MP_HARD_RESET 2, MP_WDT_RESET 3, MP_DEEPSLEEP_RESET 4, MP_SOFT_RESET 5).
 PWRON_RESET = 1
 HARD_RESET = 2
 WDT_RESET = 3
 DEEPSLEEP_RESET = 4
 SOFT_RESET = 5
+RESET_CAUSE = [PWRON_RESET]  # what the next reset_cause() reports; the rig sets [0]
+
+
+def reset_cause():
+    return RESET_CAUSE[0]
 
 
 def unique_id():

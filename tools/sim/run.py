@@ -24,19 +24,33 @@ import os  # noqa: E402
 import random  # noqa: E402
 import time  # noqa: E402
 
+import machine  # noqa: E402
 import png  # noqa: E402
 import scenario as scenario_mod  # noqa: E402
 import simlink  # noqa: E402
+import vsocket  # noqa: E402
 from board import VirtualBoard  # noqa: E402
 from vclock import CLOCK  # noqa: E402
 
 from firmware import bootguard  # noqa: E402
 from firmware import config as config_mod  # noqa: E402
 from firmware.app import App  # noqa: E402
+from firmware.dns import Resolver  # noqa: E402
 from firmware.journal import Journal  # noqa: E402
+from firmware.netif import Ntp  # noqa: E402
 from firmware.outbox import Outbox  # noqa: E402
 from firmware.panel import Panel  # noqa: E402
 from firmware.persist import Persist  # noqa: E402
+from firmware.wallclock import WallClock  # noqa: E402
+
+# The virtual network around the cabinet (tools/sim/vsocket.py): the DHCP-given DNS
+# server, the NTP server's name and where it resolves to.
+DNS_SERVER = "192.168.4.1"
+NTP_HOST = "ntp.sim"
+NTP_IP = "203.0.113.123"
+_NOT_CRASHES = (machine.PWRON_RESET, machine.SOFT_RESET, machine.DEEPSLEEP_RESET)
+_CAUSES = {machine.PWRON_RESET: "power_on", machine.HARD_RESET: "hard",
+           machine.WDT_RESET: "watchdog", machine.SOFT_RESET: "soft"}
 
 USAGE = ("usage: micropython tools/sim/run.py SCENARIO.json [--broker HOST:PORT] "
          "[--log FILE] [--state DIR] [--speed N] [--tick MS] [--fidelity model|bytes] "
@@ -101,8 +115,10 @@ class Sim:
     def __init__(self, sc, out, state_dir=None, tick_ms=None, seed=1, fidelity="model",
                  boot=True, panel=True):
         self.sc = sc
-        CLOCK.us = 0
-        CLOCK.epoch0 = sc.start_epoch
+        CLOCK.start(sc.start_epoch)
+        vsocket.reset()
+        vsocket.WORLD.names[NTP_HOST] = NTP_IP
+        machine.RESET_CAUSE[0] = machine.PWRON_RESET
         raw = dict(sc.config)
         raw["ports"] = sc.ports
         raw["meter"] = sc.meter
@@ -129,25 +145,28 @@ class Sim:
         self.next_event = 0
 
     def boot(self):
-        """Start the firmware core from the state directory, as the device boots."""
+        """Start the firmware core from the state directory, as the device boots: the
+        wall clock (wallclock.py) and NTP through the non-blocking resolver come with it,
+        as main.py builds them, on the virtual network (vsocket.py)."""
         cfg = self.cfg
-        self._boot_guard()
         journal = Journal(self.state_dir, cfg["ports"], CLOCK, cfg["checkpoint_s"])
         outbox = Outbox(self.state_dir, prefix=cfg["cabinet_id"] + "-")
         self.outbox = outbox
-        app = App(self.board, cfg, self.log, Persist(journal, outbox))
+        cause = machine.reset_cause()
+        power_up = cause == machine.PWRON_RESET
+        crashes = bootguard.note_boot(self.state_dir, cause not in _NOT_CRASHES)
+        self.up_ms = 0  # ran since this boot (bootguard.STABLE_MS marks it stable)
+        self.log({"ev": "boot", "cause": _CAUSES.get(cause, cause), "crashes": crashes,
+                  "safe_mode": bootguard.safe_mode(crashes, False)})
+        self.wall = WallClock(CLOCK, self.state_dir, _set_rtc, power_up)
+        resolver = Resolver(DNS_SERVER, CLOCK, sock_mod=vsocket).lookup
+        self.ntp = Ntp(resolver, CLOCK, self.wall.set, host=NTP_HOST, sock_mod=vsocket)
+        persist = Persist(journal, outbox)
+        persist.tag = self.wall.tag
+        app = App(self.board, cfg, self.log, persist)
         self.panel = Panel(app, self.board, cfg) if self.with_panel else None
         self.last_ticks = CLOCK.ticks_ms()  # a wrap is logged as {"ev": "ticks_wrap"}
         return app
-
-    def _boot_guard(self):
-        """The boot guard as main.py runs it at every boot. Its safe-mode verdict is logged
-        as {"ev": "safe_mode", "why": ...}; the simulator runs the firmware on regardless
-        (a soak fails on the event). The boot is marked stable after STABLE_MS."""
-        why = bootguard.safe_mode(bootguard.note_boot(self.state_dir), False)
-        if why is not None:
-            self.log({"ev": "safe_mode", "why": why})
-        self.stable_us = CLOCK.us + bootguard.STABLE_MS * 1000
 
     def panel_cloud(self):
         """Give the front panel the cloud of the firmware running now (card auth)."""
@@ -171,16 +190,36 @@ class Sim:
                                           CLOCK.us // 1000000), img, 128, 64, scale=4)
 
     def power_cut(self, duration_s):
-        """Mains off: the controller dies, the world goes on, then it boots again."""
+        """Mains off: the controller dies, the world goes on, then it boots again with
+        its ticks restarted and its RTC at 2000-01-01 (no battery), as a power-on reset."""
         self.log({"ev": "power", "on": False})
         self.board.power_off()
         self.app = None
         end_us = CLOCK.us + int(duration_s * 1000000)
         while CLOCK.us < end_us:
             self.board.step(min(1000, (end_us - CLOCK.us + 999) // 1000))
+        CLOCK.power_up()
+        machine.RESET_CAUSE[0] = machine.PWRON_RESET
         self.board.power_on()
         self.log({"ev": "power", "on": True})
         self.app = self.boot()
+
+    def power_cuts(self, cut):
+        """A `power_cut` event: one cut, or `repeat` cuts starting `every_s` apart (a grid
+        recloser's burst of power-ups); the firmware runs between them."""
+        repeat = cut.get("repeat", 1)
+        every_us = int(cut.get("every_s", 0) * 1000000)
+        t0 = CLOCK.us
+        for i in range(repeat):
+            if i:
+                self.run_until_us(t0 + i * every_us)
+            self.power_cut(cut["duration_s"])
+
+    def run_until_us(self, end_us):
+        """Run the firmware (ticks, NTP, delivery) until end_us, no scenario events."""
+        while CLOCK.us < end_us:
+            self.board.step(self.tick_ms)
+            self.step_firmware()
 
     def deliver(self):
         """No broker: records leave the outbox straight into the log (as if acked)."""
@@ -188,6 +227,9 @@ class Sim:
         rec = ob.peek()
         while rec is not None:
             rid, kind, payload = rec
+            payload = self.wall.restamp(payload)
+            if payload is None:
+                return  # made before the wall clock was known: held until it is
             self.log({"ev": "record", "kind": kind, "payload": json.loads(payload)})
             ob.ack(rid)
             rec = ob.peek()
@@ -210,7 +252,11 @@ class Sim:
         elif "smoke" in ev:
             b.set_smoke(ev["smoke"])
         elif "power_cut" in ev:
-            self.power_cut(ev["power_cut"]["duration_s"])
+            self.power_cuts(ev["power_cut"])
+        elif "dns" in ev:  # no DNS answer in [t, t + stall_s): vsocket.py
+            stall_us = int(ev["dns"]["stall_s"] * 1000000)
+            vsocket.WORLD.stall(CLOCK.us, CLOCK.us + stall_us)
+            self.log({"ev": "dns", "stall_s": ev["dns"]["stall_s"]})
         elif "cmd" in ev:  # signed with the cabinet key, as a server would (simlink.py)
             simlink.command(self, ev)
         elif "broker" in ev:
@@ -245,27 +291,33 @@ class Sim:
             if ticks < self.last_ticks:
                 self.log({"ev": "ticks_wrap", "ticks_ms": ticks})
             self.last_ticks = ticks
-            if CLOCK.us >= self.stable_us:
-                self.stable_us = 1 << 62
-                bootguard.mark_stable(self.state_dir)
             if self.before_tick is not None:
                 self.before_tick()
-            self.app.tick()
-            if self.panel is not None and self._panel_due():
-                self.panel_cloud()
-                self.panel.step()
-                d = self.panel.display
-                if self.screens and d is not None and d.pushes != self.pushes and not d.busy():
-                    self.pushes = d.pushes  # the panel finished showing something new
-                    self.capture()
-            link = getattr(self, "link", None)  # simlink.attach: a broker
-            if link is not None:
-                link.step()
-            elif self.outbox.count:
-                self.deliver()
-            if speed:
-                self._pace(wall0, speed)
+            self.step_firmware(speed, wall0)
         return self
+
+    def step_firmware(self, speed=None, wall0=None):
+        """One main-loop pass of the firmware: control tick, panel, NTP, link."""
+        self.app.tick()
+        if self.up_ms < bootguard.STABLE_MS:
+            self.up_ms += self.tick_ms
+            if self.up_ms >= bootguard.STABLE_MS:
+                bootguard.mark_stable(self.state_dir)
+        if self.panel is not None and self._panel_due():
+            self.panel_cloud()
+            self.panel.step()
+            d = self.panel.display
+            if self.screens and d is not None and d.pushes != self.pushes and not d.busy():
+                self.pushes = d.pushes  # the panel finished showing something new
+                self.capture()
+        self.ntp.step()
+        link = getattr(self, "link", None)  # simlink.attach: a broker
+        if link is not None:
+            link.step()
+        elif self.outbox.count:
+            self.deliver()
+        if speed:
+            self._pace(wall0, speed)
 
     def _panel_due(self):
         us = CLOCK.us
@@ -319,6 +371,10 @@ def main(argv):
         if out is not sys.stdout:
             out.close()
     return 0
+
+
+def _set_rtc(unix_s, ms=0):
+    CLOCK.epoch0 = unix_s - CLOCK.us // 1000000  # the virtual cabinet's RTC
 
 
 def _makedirs(path):

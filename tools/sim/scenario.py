@@ -18,8 +18,13 @@ one action:
     fault      short, overload, heater, relay_weld, meter_silent, meter_garbage, clear; + port
     temp       {"sensor": "cabinet" | "port", "c": -55..200, "port": for sensor "port" only}
     smoke      true or false
-    power_cut  {"duration_s": number > 0}
+    power_cut  {"duration_s": number > 0, "repeat": int >= 1 (default 1),
+                "every_s": number > duration_s (with repeat > 1)}: `repeat` cuts, each
+                starting `every_s` after the previous one (a burst of power-ups). Every
+                power-up restarts the ticks at the simulator's start (600 000 ms before
+                the 2**30 wrap) and the RTC at 2000-01-01; the world's time carries on.
     broker     "down" or "up"
+    dns        {"stall_s": number > 0}: no DNS query is answered in [t, t + stall_s)
 `port` is a 0-based index, 0..ports-1, everywhere in a scenario (as on the MQTT wire).
 `soc` is for battery models only and defaults to 0.2.
 
@@ -34,7 +39,7 @@ import math
 from chargers import BATTERY_MODELS, MODELS
 
 ACTIONS = ("plug", "unplug", "swipe", "keys", "cmd", "fault", "temp", "smoke",
-           "power_cut", "broker")
+           "power_cut", "broker", "dns")
 PORT_ACTIONS = ("plug", "unplug", "fault")  # these take the event's top-level `port`
 FAULTS = ("short", "overload", "heater", "relay_weld", "meter_silent", "meter_garbage",
           "clear")
@@ -169,6 +174,21 @@ def _temp(w, v, ports):
         raise ScenarioError("%stemp.port: not used by sensor 'cabinet'" % w)
 
 
+def _power_cut(w, v):
+    _obj(w, "power_cut", v)
+    _keys(w + "power_cut: ", v, ("duration_s", "repeat", "every_s"))
+    if "duration_s" not in v:
+        raise ScenarioError("%spower_cut.duration_s: missing" % w)
+    _number(w, "power_cut.duration_s", v["duration_s"], above=0)
+    repeat = v.get("repeat", 1)
+    if not _is_int(repeat) or repeat < 1:
+        raise ScenarioError("%spower_cut.repeat: %r is not an integer >= 1" % (w, repeat))
+    if "every_s" in v:
+        _number(w, "power_cut.every_s", v["every_s"], above=v["duration_s"])
+    elif repeat > 1:
+        raise ScenarioError("%spower_cut.every_s: missing (needed with repeat > 1)" % w)
+
+
 def _action(w, act, v, ports):
     if act == "plug":
         _plug(w, v)
@@ -193,11 +213,13 @@ def _action(w, act, v, ports):
         if not isinstance(v, bool):
             raise ScenarioError("%ssmoke: %r is not true or false" % (w, v))
     elif act == "power_cut":
-        _obj(w, "power_cut", v)
-        _keys(w + "power_cut: ", v, ("duration_s",))
-        if "duration_s" not in v:
-            raise ScenarioError("%spower_cut.duration_s: missing" % w)
-        _number(w, "power_cut.duration_s", v["duration_s"], above=0)
+        _power_cut(w, v)
+    elif act == "dns":
+        _obj(w, "dns", v)
+        _keys(w + "dns: ", v, ("stall_s",))
+        if "stall_s" not in v:
+            raise ScenarioError("%sdns.stall_s: missing" % w)
+        _number(w, "dns.stall_s", v["stall_s"], above=0)
     else:
         _one_of(w, "broker", v, BROKER)
 

@@ -31,14 +31,24 @@ import json
 import os
 import time
 
+import machine
+import vsocket
 from vclock import CLOCK
 
-from firmware import jws
+from firmware import bootguard, jws
 from firmware.cloud import Cloud, uplink_opts
+from firmware.dns import Resolver
 
 CMD_TTL_S = 600  # exp of a scenario command: its virtual time + this
+BROKER_NAME = "broker.sim"  # the broker's name in the virtual DNS
+DNS_SERVER = "192.168.4.1"  # the virtual network's DNS server (as run.DNS_SERVER)
 DRAIN_MS = 10000  # at the end: wall time to deliver what is left in the outbox
 DRAIN_DOWN_MS = 3000  # ... given up sooner when the link will not come up
+
+
+def _is_ipv4(host):
+    parts = host.split(".")
+    return len(parts) == 4 and all(p.isdigit() and int(p) < 256 for p in parts)
 
 
 def parse_broker(s):
@@ -60,7 +70,9 @@ def _set_time(now):
 
 
 def make_cloud(sim):
-    return Cloud(sim.app, sim.state_dir, sim.outbox, set_time=_set_time)
+    wall = getattr(sim, "wall", None)  # run.Sim: wallclock.WallClock learns the delta
+    return Cloud(sim.app, sim.state_dir, sim.outbox,
+                 set_time=wall.set if wall is not None else _set_time)
 
 
 def cloud_of(sim):
@@ -79,7 +91,7 @@ def command(sim, ev):
     """A scenario `cmd` event: signed with the cabinet key, handled as if received."""
     claims = dict(ev["cmd"])
     claims.setdefault("jti", "sim-%d" % sim.next_event)
-    claims.setdefault("exp", CLOCK.time() + CMD_TTL_S)
+    claims.setdefault("exp", CLOCK.world_time() + CMD_TTL_S)  # the server's clock
     cloud = cloud_of(sim)
     r = cloud.on_command(jws.sign(claims, cloud.key).encode())
     out = dict(r)
@@ -119,6 +131,12 @@ class SimLink:
         if env:
             extra.update(json.loads(env))
         self.virtual = extra.pop("clock", "wall") == "virtual"
+        # A broker given as an address is reached by the name BROKER_NAME through the
+        # virtual DNS (vsocket.py), so scenario `dns` stalls delay its reconnects.
+        self.broker_name = None
+        if _is_ipv4(host) and extra.pop("by_name", True):
+            self.broker_name = BROKER_NAME
+            vsocket.WORLD.names[BROKER_NAME] = host
         self.clock = CLOCK if self.virtual else time
         self.extra = extra
         self.down = False
@@ -146,8 +164,16 @@ class SimLink:
 
         self.app = sim.app
         self.cloud = sim.cloud = make_cloud(sim)
-        up = Uplink(self._opts(), self.clock, sim.outbox, self._on_command, self._idle,
-                    self.cloud.status_payload())
+        opts = self._opts()
+        resolver = None
+        if self.broker_name is not None:  # the broker by name, as provisioned cabinets have it
+            resolver = Resolver(DNS_SERVER, CLOCK, sock_mod=vsocket).lookup
+            opts["host"] = self.broker_name
+        up = Uplink(opts, self.clock, sim.outbox, self._on_command, self._idle,
+                    self.cloud.status_payload(), resolver=resolver)
+        wall = getattr(sim, "wall", None)
+        if wall is not None:
+            up.restamp = wall.restamp  # true times on the wire, held while unknown
         up.tap = self._tap
         self.cloud.attach(up)
         self.uplink = up
@@ -206,6 +232,8 @@ class SimLink:
         self.uplink.close()  # orderly: retained offline status, DISCONNECT
         self.uplink = None
         sim.board.power_off()  # the GPIOs reset: every relay drops
+        machine.RESET_CAUSE[0] = machine.HARD_RESET  # machine.reset(): the RTC runs on
+        bootguard.mark_planned(sim.state_dir)  # asked for, as main.py does: not a crash
         sim.board.power_on()
         sim.app = sim.boot()
         self.ensure()

@@ -10,6 +10,7 @@ _HALF = 1 << 29
 _MASK = _PERIOD - 1
 START_TICKS_MS = _PERIOD - 600000
 START_EPOCH = 1764201600  # 2025-11-27 00:00 UTC, the contract's example
+RTC_POWER_UP = 946684800  # 2000-01-01 00:00 UTC: the ESP32 RTC after a power-up (no battery)
 
 
 class VClock:
@@ -18,6 +19,7 @@ class VClock:
         self.t0_ms = start_ticks_ms
         self.epoch0 = start_epoch
         self.epoch_set = True  # the wall clock is known (the firmware may be told otherwise)
+        self.world0 = start_epoch  # the world's true time at us = 0 (power cuts leave it)
 
     # --- the MicroPython time API ---
     def ticks_ms(self):
@@ -50,6 +52,22 @@ class VClock:
         return self.epoch0 + self.us // 1000000
 
     # --- simulator control ---
+    def start(self, epoch):
+        """A fresh run: virtual time 0, the RTC and the world both at `epoch`."""
+        self.us = 0
+        self.t0_ms = START_TICKS_MS
+        self.epoch0 = self.world0 = epoch
+
+    def power_up(self):
+        """Mains back: ticks restart at START_TICKS_MS and the RTC at 2000-01-01 (no
+        battery); the world's time (world_time) carries on."""
+        self.t0_ms = (START_TICKS_MS - self.us // 1000) & _MASK
+        self.epoch0 = RTC_POWER_UP - self.us // 1000000
+
+    def world_time(self):
+        """The true Unix time in the world around the cabinet (an NTP server's answer)."""
+        return self.world0 + self.us // 1000000
+
     def advance_us(self, us):
         self.us += us
 

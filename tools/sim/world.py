@@ -45,7 +45,10 @@ def snapshot(sim):
         spec = b.specs[p]
         loads.append(None if spec is None or b.loads[p] is None
                      else [spec[0], spec[1], _plain(b.loads[p])])
+    from vclock import CLOCK
+
     w = {"us": sim.clock_us(), "epoch0": sim.clock_epoch0(), "next_event": sim.next_event,
+         "world0": CLOCK.world0, "t0_ms": CLOCK.t0_ms,
          "plugs": b._plugs, "loads": loads, "ntc_c": b.sensors.ntc_model.temp_c}
     for k in _SCALARS:
         w[k] = getattr(b, k)
@@ -73,6 +76,8 @@ def restore(sim, w):
 
     CLOCK.us = w["us"]
     CLOCK.epoch0 = w["epoch0"]
+    CLOCK.world0 = w.get("world0", CLOCK.world0)
+    CLOCK.t0_ms = w.get("t0_ms", CLOCK.t0_ms)
     sim.next_event = w["next_event"]
     b = sim.board
     b._plugs = w["plugs"]
