@@ -90,6 +90,11 @@ def test_day_range_keeps_only_that_days_sessions():
     scenario.load(sc)
     assert sc["duration_s"] == soak.DAY_S and len(plan["sessions"]) >= 30
     assert all(0 <= x["t_cmd"] < soak.DAY_S for x in plan["sessions"])
+    for x in plan["sessions"]:  # every event of a kept session is kept, shifted
+        if "card" in x:
+            swipes = [e for e in sc["events"] if e.get("swipe", {}).get("card") == x["card"]
+                      and x["t_cmd"] - 30 <= e["t"] <= x["end_by"]]
+            assert len(swipes) == (2 if "stop_t" in x else 1), x
 
 
 # --- the checker on broken logs -----------------------------------------------------------

@@ -322,7 +322,7 @@ def _range(ev, plan, lo, hi, cards):
             port = e.get("port", e.get("swipe", e.get("cmd", {})).get("port"))
             if port is None:  # a stop swipe: kept with its session below
                 port = [x["port"] for x in keep if x.get("card") == e["swipe"]["card"]
-                        and x["t_cmd"] <= t <= x["end_by"]]
+                        and x["t_cmd"] - 30 <= t <= x["end_by"]]
                 port = port[0] if port else -1
             if not [1 for q, a, b in ports_t if q == port and a <= t <= b]:
                 continue
