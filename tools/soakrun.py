@@ -14,6 +14,7 @@ docs/soak.md says what the soak covers. CPython host tool.
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -46,13 +47,15 @@ def run(days=8, seed=1, from_day=0, to_day=None, keep=None, timeout_s=7200):
         json.dump(sc, f)
     with open(paths["plan"], "w") as f:
         json.dump(plan, f)
+    state = os.path.join(d, "state")
+    shutil.rmtree(state, ignore_errors=True)  # a fresh cabinet (--keep DIR reused)
     broker = mqttkit.Mosquitto(d)
     srv = mqttkit.Server(broker.port, client_id="soak-server")
     try:
         t0 = time.time()
         p = subprocess.run([MICROPYTHON, *HEAP, RUN, paths["json"], "--log", paths["jsonl"],
                             "--broker", "127.0.0.1:%d" % broker.port,
-                            "--state", os.path.join(d, "state"),
+                            "--state", state,
                             "--panel-idle-ms", str(PANEL_IDLE_MS)],
                            cwd=ROOT, capture_output=True, text=True, timeout=timeout_s)
         wall_s = time.time() - t0
