@@ -33,7 +33,7 @@ def test_soak_every_session_starts_ends_and_reports_exactly(tmp_path):
                                                       "\n".join(fails[:40]))
     assert rep["sessions"] >= DAYS * 50 and rep["started"] == rep["sessions"]
     assert rep["lost"] == 0 and rep["records"] >= 2 * rep["sessions"]
-    assert rep["boots"] >= 7 and rep["ticks_wraps"] >= 1
+    assert rep["boots"] >= 7 and rep["ticks_wraps"] >= (4 if DAYS >= 30 else 1)
 
 
 # --- the plan ---------------------------------------------------------------------------
