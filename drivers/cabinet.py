@@ -12,6 +12,7 @@ if TYPE_CHECKING:
 
 _EPOCH_2000 = 946684800  # seconds from 1970 to 2000 (the ESP32's epoch)
 _NOT_SET_BEFORE = 1700000000  # a wall clock before Nov 2023 has not been set
+_EPOCH_2024 = 1704067200  # 2024-01-01 00:00 UTC in Unix seconds
 
 
 class Clock:
@@ -28,6 +29,13 @@ class Clock:
 
     def time(self):
         return self._t.time() + self.offset
+
+    def since2024_s(self):
+        """Seconds since 2024-01-01 00:00 UTC: the wall clock of the hot path (billing,
+        off-peak). On the ESP32 (2000 epoch) it stays a small int (< 2**30) until 2058,
+        where Unix seconds (1.76e9) are a long int, allocated on every call. Any midnight-
+        UTC base gives the same time of day. Records keep Unix seconds (time())."""
+        return self._t.time() - (_EPOCH_2024 - self.offset)  # 757382400 on a 2000 epoch
 
     @property
     def epoch_set(self):

@@ -41,6 +41,7 @@ _F_COARSE = const(8)  # fraction bits above that (a 12-bit variance < 2**22)
 _CAL_MAX = const(32768)  # calibration scaled below 2**15: rms (< 2**15) * cal < 2**30
 _ENERGY_STEP_MS = const(250)  # energy integrated in steps that keep mW*ms below 2**30
 _MWMS2_PER_MWH = const(7200000)  # 2 (trapezoid) * 3 600 000 mW*ms per mWh
+_WRAP = const(0x3FFFFFFF)  # energy_mwh wraps at 2**30: small ints on the ESP32
 _AGE_CAP_MS = const(1 << 28)  # ages saturate here (3.1 days), below the ticks wrap
 
 FAULT_BIAS = "bias"
@@ -194,9 +195,10 @@ class CTMeters:
     """Per-port meters on CTs, with the attribute API of drivers.meterscan.MeterScanner.
 
     Per port p (preallocated lists of ints): mv (the nominal voltage: a CT measures no
-    voltage), ma (RMS current), mw (estimated power), energy_mwh (monotonic), seen_ms
-    (ticks_ms of the last reading; construction time before the first), frames (readings
-    taken; a change means a new reading), misses (readings rejected for a bias fault).
+    voltage), ma (RMS current), mw (estimated power), energy_mwh (monotonic, wrapping at
+    2**30 like ticks), seen_ms (ticks_ms of the last reading; construction time before the
+    first), frames (readings taken; a change means a new reading), misses (readings
+    rejected for a bias fault).
     sweep_ms: duration of the last full rotation over all ports (0 until one has
     completed), sweeps: rotations completed. age_ms(p), silent(p) as the scanner's.
 
@@ -296,7 +298,9 @@ class CTMeters:
             dt_ms -= step
             if rem >= _MWMS2_PER_MWH:
                 q = rem // _MWMS2_PER_MWH
-                self.energy_mwh[p] += q
+                e = self.energy_mwh[p]
+                room = _WRAP - e  # wrap at 2**30 without a long int (q <= room: no wrap)
+                self.energy_mwh[p] = e + q if q <= room else q - room - 1
                 rem -= q * _MWMS2_PER_MWH
         self._rem[p] = rem
 

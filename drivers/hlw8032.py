@@ -289,6 +289,13 @@ _SMALL = const(0x1FFFFFFF)  # keep step products below this (ESP32 small ints: 2
 _MAX_W = const(5000)  # above anything one port can draw (16 A fuse at 250 V is 4 kW)
 _JUMP_SLACK_MS = const(500)  # frame timing jitter allowed in the jump check
 _ELAPSED_CAP_MS = const(600000)  # beyond this the 16-bit counter is ambiguous anyway
+_WRAP = const(0x3FFFFFFF)  # mwh and pulses wrap at 2**30: small ints on the ESP32
+
+
+def wrap_add(c, d):
+    """Counter c plus d (both 0.._WRAP), wrapped at 2**30 without a long int."""
+    room = _WRAP - c
+    return c + d if d <= room else d - room - 1
 
 
 class PulseEnergy:
@@ -300,7 +307,9 @@ class PulseEnergy:
     elapsed time (plus slack) is rejected, counted in `jumps` and re-baselined (a meter
     reset or a corrupted counter). Energy keeps the remainder of every division, so
     `mwh` is exactly floor(pulses * Pparam * Kv*Ki / 3.6e9) with Kv*Ki taken in
-    milli-units (exact for Kv = 1.88, Ki = 1.0).
+    milli-units (exact for Kv = 1.88, Ki = 1.0). Both counters wrap at 2**30 (1073 kWh:
+    a busy port's year or two), like ticks, so they stay small ints on the ESP32; take
+    differences with firmware/ticks.py counter_diff().
     """
 
     def __init__(self, kv=1.88, ki=1.0, max_w=_MAX_W):
@@ -383,6 +392,6 @@ class PulseEnergy:
                 q += 1
             self._rem = r
             u = self._uwh + d * cq + q
-            self.mwh += u // 1000
+            self.mwh = wrap_add(self.mwh, u // 1000)
             self._uwh = u % 1000
-            self.pulses += d
+            self.pulses = wrap_add(self.pulses, d)

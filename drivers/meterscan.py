@@ -38,7 +38,8 @@ class MeterScanner:
     parity=0 (even), stop=1, rxbuf >= 256. select_pins: machine.Pin outputs, S0 first.
     clock: ticks_ms / ticks_diff / ticks_add (the `time` module on the device).
 
-    Per port (lists of ints, preallocated): mv, ma, mw, pulses, energy_mwh (monotonic),
+    Per port (lists of ints, preallocated): mv, ma, mw, pulses, energy_mwh (monotonic,
+    wrapping at 2**30),
     seen_ms (ticks of the last good frame; construction time before the first one),
     frames (good frames; a change means a new reading), checksum_errors, abnormal
     (frames in state 0xAA or with a coefficient fault), jumps (rejected energy jumps),

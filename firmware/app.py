@@ -11,7 +11,7 @@ from firmware.feeder import Feeder
 from firmware.persist import NoPersist
 from firmware.port import Judge, Session
 from firmware.protection import Protection
-from firmware.ticks import fresh, fresh_all
+from firmware.ticks import counter_diff, fresh, fresh_all
 
 _TRIP_ALARMS = (codes.A_OVERCURRENT, codes.A_OVERPOWER, codes.A_PORT_OVERTEMP,
                 codes.A_RELAY_WELDED)
@@ -20,7 +20,7 @@ _SECOND_MS = 1000
 
 
 class App:
-    def __init__(self, board, cfg, emit, persist=None):
+    def __init__(self, board, cfg, emit, persist=None, wall=None):
         self.board = board
         self.clock = board.clock
         self.meters = board.meters
@@ -28,6 +28,7 @@ class App:
         self.emit = emit
         self.cfg = cfg
         self.persist = persist = persist or NoPersist()
+        self.wall = wall  # wallclock.WallClock on the device (main.py), else None
         self.boot_no = persist.boot_no
         self.n = n = cfg["ports"]
         self.tariff = self.tariff_for(None)
@@ -85,7 +86,7 @@ class App:
         self.last_ms[p] = now
         mw = m.mw[p]
         e = m.energy_mwh[p]
-        de = e - self.last_e[p]
+        de = counter_diff(e, self.last_e[p])  # meter counters wrap at 2**30 (small ints)
         self.last_e[p] = e
         if self.protection.reading(p, now, dt, mw, m.ma[p], m.mv[p]):
             return  # tripped: the relay is already open
@@ -95,7 +96,7 @@ class App:
         s.charge_ms += dt
         if de > 0:
             s.mwh += de
-            s.bill.add_energy(de, self.clock.time())
+            s.bill.add_energy(de, self.clock.since2024_s())  # small int: TOU slot
         s.bill.add_time(dt, mw // 1000)
         if mw > s.peak_mw:
             s.peak_mw = mw
@@ -134,7 +135,7 @@ class App:
                 # start still ahead) ends rather than waiting forever.
                 cap_s = self.cfg["max_session_s"]
                 if (s is not None and diff(now, self.state_ms[p]) >= cap_s * 1000
-                        and s.not_before <= self.clock.time() - cap_s):
+                        and s.may_start(self.clock.since2024_s() - cap_s)):
                     self.end(p, codes.MAX_DURATION)
 
     def _close_next(self, now):

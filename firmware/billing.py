@@ -27,7 +27,10 @@ _PARTS = 18000000  # parts of a fen: lcm(1e6 mWh-fen per kWh, 3.6e6 ms per hour)
 _E_MUL = 18  # parts per (mWh * fen/kWh)
 _T_MUL = 5  # parts per (ms * fen/hour)
 _SLOT_S = 1800  # one time-of-use slot: half an hour
-_CLOCK_KNOWN_S = 1700000000  # Unix s; below: the RTC after a power-up, not yet set
+# epoch_s below this: the RTC after a power-up, not yet set. epoch_s is seconds since
+# 2024-01-01 from the app (Clock.since2024_s, a small int on the ESP32): 1700000000 Unix
+# (2023-11) is -4067200 there; Unix seconds from older callers compare the same way.
+_CLOCK_KNOWN_S = -4067200
 _DAY_S = 86400
 
 
@@ -112,8 +115,8 @@ class Bill:
         self._forget_slot()
 
     def _forget_slot(self):
-        # The TOU slot last used, as an epoch interval [lo, hi): inside it no modulo is
-        # needed (epoch seconds are long ints on the ESP32; comparing them allocates not).
+        # The TOU slot last used, as an interval [lo, hi) of epoch_s: inside it no modulo
+        # is needed.
         self._slot_lo = 0
         self._slot_hi = 0
         self._slot_price = self.tariff.energy_fen_per_kwh
@@ -131,7 +134,9 @@ class Bill:
         return self._slot_price
 
     def add_energy(self, d_mwh, epoch_s=None):
-        """Bill d_mwh (int >= 0) delivered at epoch_s (for TOU; None: base price)."""
+        """Bill d_mwh (int >= 0) delivered at epoch_s (for TOU; None: base price).
+        epoch_s: seconds since any midnight UTC; the app passes Clock.since2024_s(),
+        a small int on the ESP32 where Unix seconds are a long int."""
         if d_mwh <= 0:
             return
         self.energy_mwh += d_mwh

@@ -35,6 +35,7 @@ from firmware.ticks import fresh
 
 FW = "cabinet-fw 0.6.0"
 MIN_EPOCH = 1700000000  # the wall clock counts as set from here (2023-11); boot is 2000
+_MIN_2024_S = -4067200  # MIN_EPOCH in Clock.since2024_s() seconds (a small int)
 MAX_CARDS = 500  # offline list bound: ~20 KB of RAM on the ESP32, ~5 KB on flash
 AUTH_PENDING = 8  # authorisation requests remembered for an answer ...
 AUTH_KEEP_MS = 60000  # ... this long
@@ -105,7 +106,8 @@ class Cloud:
         self.set_time = set_time  # set_time(epoch s): the wall clock (RTC)
         self.rssi = rssi  # rssi() -> dBm or None
         self.fw = fw
-        self.clock_set = clock_set or (lambda: self.clock.time() >= MIN_EPOCH)
+        self.clock_set = clock_set or (  # once a second: small ints (Clock.since2024_s)
+            lambda: self.clock.since2024_s() >= _MIN_2024_S)
         self.key = binascii.unhexlify(self.cfg["cmd_key"])
         self.replay = ReplayGuard(state_dir + "/replay.json")
         self.cards = _load_cards(state_dir + "/cards.json")

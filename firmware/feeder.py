@@ -85,7 +85,7 @@ class Feeder:
         """Newest running session (running=True) or oldest deferred one that may start."""
         app = self.app
         best = -1
-        epoch = app.clock.time()
+        now_s = app.clock.since2024_s()  # a small int on the ESP32 (Unix seconds are not)
         for p in range(app.n):
             s = app.sessions[p]
             if s is None:
@@ -93,7 +93,7 @@ class Feeder:
             if running:
                 if app.relay_on[p] and (best < 0 or s.seq > app.sessions[best].seq):
                     best = p
-            elif app.state[p] == codes.DEFERRED and s.not_before <= epoch:
+            elif app.state[p] == codes.DEFERRED and s.may_start(now_s):
                 if best < 0 or s.seq < app.sessions[best].seq:
                     best = p
         return best

@@ -149,6 +149,6 @@ class Panel:
         for st in app.state:
             if st in (codes.IDLE, codes.ENDED):
                 free += 1
-        t = app.clock.time() + int(self.cfg["tz_offset_h"] * 3600)
+        t = app.clock.since2024_s() + int(self.cfg["tz_offset_h"] * 3600)  # small int
         minute = (t // 60) % 1440 if getattr(app.clock, "epoch_set", True) else None
         return T.IDLE, (self.cfg["cabinet_id"], free, app.n, minute)

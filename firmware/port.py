@@ -16,8 +16,10 @@
 #   level (>= 1.25 * full_w), so noise around full_w does not restart it.
 
 from firmware import codes
+from firmware.ticks import counter_diff
 
 _BUCKETS = 30  # energy snapshots per unplug window
+_EPOCH_2024 = 1704067200  # 2024-01-01 00:00 UTC in Unix seconds (Clock.since2024_s)
 
 
 class Session:
@@ -31,13 +33,27 @@ class Session:
         self.limit_value = limit_value
         self.order = order
         self.start_epoch = start_epoch
-        self.not_before = 0  # epoch: off-peak start; 0 = at once
+        self.not_before_s = 0  # off-peak start, seconds since 2024 (small int); 0 = at once
         self.charge_ms = 0  # relay-closed time, excluding deferral and outages
         self.mwh = 0  # delivered energy, milli-Wh
         self.peak_mw = 0
         self.bill = bill
         self.seq = 0  # start order in this cabinet (orderly charging pauses the newest)
         self.tariff = None  # None: the cabinet's prices; else this session's (start command)
+
+    @property
+    def not_before(self):
+        """The off-peak start in Unix seconds (0 = at once): the journal's field."""
+        return self.not_before_s + _EPOCH_2024 if self.not_before_s else 0
+
+    @not_before.setter
+    def not_before(self, epoch):
+        self.not_before_s = epoch - _EPOCH_2024 if epoch else 0
+
+    def may_start(self, now_s):
+        """May the session draw at now_s (Clock.since2024_s)? Small ints only."""
+        nb = self.not_before_s
+        return nb == 0 or nb <= now_s
 
     def limit_dict(self):
         if self.limit_kind == "full":
@@ -74,6 +90,9 @@ class Judge:
         self.no_load_ms = int(cfg["no_load_s"] * 1000)
         self.window_ms = int(cfg["unplug_s"] * 1000)
         self.bucket_ms = self.window_ms // _BUCKETS
+        # avg_mw = de_mwh * 3600000 // window_ms < unplug_mw  <=>  de_mwh < this (exact,
+        # by integers; the product would be a long int on the ESP32, this is computed once)
+        self.quiet_mwh = -(-(self.unplug_mw * self.window_ms) // 3600000)
 
     def reset(self, energy_mwh):
         self.loaded = False  # power has exceeded no_load_w since the port opened
@@ -89,9 +108,13 @@ class Judge:
             ring[i] = energy_mwh
 
     def _window_avg_mw(self, energy_mwh):
-        # Oldest snapshot is one window ago: average power = energy / window.
-        oldest = self.ring[self.head]
-        return (energy_mwh - oldest) * 3600000 // self.window_ms
+        # Oldest snapshot is one window ago: average power = energy / window. For reports
+        # and tests; the judgement uses _window_quiet() (no product above 2**30).
+        return counter_diff(energy_mwh, self.ring[self.head]) * 3600000 // self.window_ms
+
+    def _window_quiet(self, energy_mwh):
+        """The average power over the unplug window is below unplug_w."""
+        return counter_diff(energy_mwh, self.ring[self.head]) < self.quiet_mwh
 
     def _roll(self, dt_ms, energy_mwh):
         self.bucket_left -= dt_ms
@@ -128,12 +151,12 @@ class Judge:
             self.float_ms += dt_ms
             if self.float_ms >= self.float_ms_limit:
                 return codes.FULL, False
-            if self.below_ms >= self.window_ms and self._window_avg_mw(energy_mwh) < self.unplug_mw:
+            if self.below_ms >= self.window_ms and self._window_quiet(energy_mwh):
                 return codes.FULL, False  # done and quiet (or taken away) after full
             return None, False
         tapered = self.taper_ms >= self.taper_min_ms
         if (not tapered and self.below_ms >= self.window_ms
-                and self._window_avg_mw(energy_mwh) < self.unplug_mw):
+                and self._window_quiet(energy_mwh)):
             return codes.UNPLUGGED, False
         if tapered and self.below_ms >= self.confirm_ms:
             self.float_ms = 0

@@ -74,9 +74,19 @@ class Protection:
         return False
 
     def _resistive(self, mw, ma, mv):
-        # Power factor ~1 (a heater, not a switch-mode charger): P >= pf * V * I.
+        # Power factor ~1 (a heater, not a switch-mode charger): P >= pf * V * I, that is
+        # mw * 1000 >= pf_milli * va_m, decided without those products (each passes 2**30,
+        # a long int on the ESP32, above ~500 W): with va_m = 1000 q + r and
+        # d = mw - pf_milli * q it is 1000 d >= pf_milli * r, and r < 1000.
         va_m = (mv // 100) * (ma // 10)  # decivolts * centiamps = milli-VA
-        return mw * 1000 >= self.resistive_pf_milli * va_m
+        pf = self.resistive_pf_milli
+        q = va_m // 1000
+        d = mw - pf * q
+        if d < 0:
+            return False
+        if d >= pf:
+            return True
+        return d * 1000 >= pf * (va_m - q * 1000)
 
     def trip(self, p, reason, alarm, value):
         app = self.app

@@ -25,6 +25,7 @@ import json
 from firmware import store
 
 MIN_EPOCH = 1700000000  # the same bound as cloud.MIN_EPOCH: 2023-11
+_MIN_2024_S = -4067200  # MIN_EPOCH in Clock.since2024_s() seconds (a small int)
 RTC_POWER_UP = 946684800  # 2000-01-01 00:00 UTC in Unix seconds: the RTC at power-up
 _TIME_KEYS = ("start", "end", "t")  # the record fields that hold wall times
 _TAG = "_pu"
@@ -51,7 +52,7 @@ class WallClock:
 
     @property
     def known(self):
-        return self.clock.time() >= MIN_EPOCH
+        return self.clock.since2024_s() >= _MIN_2024_S  # no long int (once a second)
 
     def set(self, unix_s, ms=0):
         """Set the RTC (NTP's answer or a `time` command); learn this power-up's delta."""

@@ -24,14 +24,14 @@ def test_every_config_key_is_explained():
 
 def test_configuration_table_is_up_to_date():
     doc = _read("configuration.md")
-    assert config_doc.render(doc) == doc, "run: python -m tools.config_doc --write"
+    assert config_doc.render(doc) == doc, "run: .venv/bin/python -m tools.config_doc --write"
     for key in config_mod.SCHEMA:
         assert "| `%s` |" % key in doc, key
 
 
 def test_wiring_diagram_is_up_to_date():
     assert wiring_diagram.draw() == _read("wiring.svg"), (
-        "run: python -m tools.wiring_diagram --png docs/wiring.png")
+        "run: .venv/bin/python -m tools.wiring_diagram --png docs/wiring.png")
 
 
 def _pin_text(v):

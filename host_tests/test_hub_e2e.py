@@ -88,6 +88,10 @@ def test_qr_order_card_and_alarm_end_to_end(tmp_path, db_url):
     sim = SimProc(scenario([
         {"t": 1, "port": 1, "plug": {"model": "lithium_48v_4a", "soc": 0.3}},
         {"t": 2, "port": 3, "plug": {"model": "lithium_48v_4a", "soc": 0.3}},
+        {"t": 3, "port": 2, "plug": {"model": "lithium_48v_4a", "soc": 0.3}},
+        # t=400: someone starts port 3 (wire 2) at the cabinet, unknown to the hub until the
+        # next telemetry: an order for it meets the cabinet's own refusal
+        {"t": 400, "cmd": {"op": "start", "port": 2, "limit": {"minutes": 60}}},
         # t=600: the resident swipes and picks port 4 (inside: 3): online auth
         {"t": 600, "swipe": {"card": CARD}}, {"t": 601, "keys": "4##"},
         {"t": 1000, "port": 3, "fault": "short"}]), broker.port, str(tmp_path), speed=SPEED)
@@ -108,7 +112,8 @@ def test_qr_order_card_and_alarm_end_to_end(tmp_path, db_url):
         assert o["session"] == start["sid"]
         # --- live view (SSE) shows power, energy and cost growing
         live = read_sse(hub.url + "/api/orders/%s/live" % oid,
-                        lambda d: ((d["port"] or {}).get("wh") or 0) >= 30 and d["port"]["w"] > 0, 60)
+                        lambda d: ((d["port"] or {}).get("wh") or 0) >= 30
+                        and d["port"]["w"] > 0, 60)
         assert live["port"]["s"] == "charging" and live["port"]["fen"] >= 0
         # --- stop from the resident's phone (another phone cannot)
         st, _ = call("POST", hub.url + "/api/orders/%s/stop" % oid, {},
@@ -126,6 +131,20 @@ def test_qr_order_card_and_alarm_end_to_end(tmp_path, db_url):
         assert o["energy_fen"] + o["service_fen"] == o["fen"]
         assert o["energy_fen"] > 0 and o["service_fen"] > 0
         assert o["refund_fen"] == o["prepay_fen"] - o["fen"]
+        # --- the cabinet refuses a start (port_busy): refused in plain words, refunded
+        sim.wait(pub("event", lambda p: p.get("port") == 2 and p["ev"] == "session_start"),
+                 60, "the cabinet's own start on port 3")
+        st, r = call("POST", hub.url + "/api/orders", {"cabinet": "sim-001", "port": 2,
+                                                       "limit": {"fen": 200}},
+                     headers={"Cookie": "phone=p2"})
+        if st == 201:  # the hub had not heard of it yet: the cabinet says no
+            r = wait_for(lambda: (lambda d: d if d["pay_state"] == "refunded" else None)(
+                call("GET", hub.url + "/api/orders/" + r["order"])[1]), 30, "refusal")
+            assert (r["state"], r["error"], r["refund_fen"]) == ("refused", "port_busy", 200)
+            assert r["session"] is None
+        else:  # its telemetry came first: the hub says no without asking
+            assert (st, r["error"]) == (409, "port_busy"), r
+        print("busy port: %s" % ("refused by the cabinet" if st == 201 else "409 at the hub"))
         # --- card swipe: answered online well inside the cabinet's 5 s auth timeout
         auth = sim.wait(pub("auth"), 60, "auth request")
         cs = pl(sim.wait(pub("event", lambda p: p.get("auth") == "card:" + CARD), 30,
@@ -162,6 +181,16 @@ def test_qr_order_card_and_alarm_end_to_end(tmp_path, db_url):
         assert by_sid[start["sid"]] == end
         assert {a["id"] for a in aa} <= sent_ids and trip in aa
         assert len(ss) == len(by_sid)
+        # --- the daily export for the district platform (local day, UTC+8)
+        day = time.strftime("%Y-%m-%d", time.gmtime(end["end"] + 8 * 3600))
+        st, doc = call("GET", hub.url + "/api/export?day=%s&format=json" % day, headers=auth_h)
+        assert st == 200 and end["sid"] in [r["sid"] for r in doc["cabinets"]["sim-001"]]
+        st, text = call("GET", hub.url + "/api/export?day=%s&format=csv" % day, headers=auth_h)
+        lines = text.splitlines()
+        assert lines[0].startswith("cabinet,sid,port,start,end")
+        assert any(ln.startswith("sim-001,%s,1," % end["sid"]) for ln in lines[1:]), lines
+        st, doc = call("GET", hub.url + "/api/export?day=2025-13-40", headers=auth_h)
+        assert st == 400 and doc["error"] == "bad_day"
         # --- cards: a new card reaches the cabinet's offline list, a lost one leaves it
         hub_cli("card", "put", "0A0B0C0D", "--balance-fen", "100", "--db", db_url)
         sim.wait(pub("status", lambda p: p.get("cards") == 2), 30, "card added")
@@ -178,7 +207,6 @@ def read_sse(url, pred, timeout):
     import urllib.request
     end = time.time() + timeout
     with urllib.request.urlopen(url, timeout=timeout) as r:
-        buf = b""
         while time.time() < end:
             line = r.readline()
             if not line:

@@ -198,11 +198,20 @@ def test_forged_garbage_and_repeated_records_over_mqtt(env):
     for payload in (json.dumps(rec), json.dumps(rec), b"\xff\x00garbage", b"[]",
                     json.dumps({"ev": "session_start", "id": 5})):
         c.publish("ebike/sim-001/event", payload, qos=1).wait_for_publish(5)
+    # a newer session on the same port while the first never ended: the first is flagged
+    later = dict(rec, id="sim-001-9-2:s", sid="sim-001-9-2", start=rec["start"] + 600)
+    c.publish("ebike/sim-001/event", json.dumps(later), qos=1).wait_for_publish(5)
     c.publish("ebike/not-ours/event", json.dumps(dict(rec, id="x:s")), qos=1).wait_for_publish(5)
     c.publish("evil/sim-001/event", json.dumps(dict(rec, id="y:s")), qos=1).wait_for_publish(5)
     wait_for(lambda: env["hub"].health()["stats"]["bad"] >= 3, 10, "garbage counted")
     c.loop_stop()
     c.disconnect()
-    assert rows(env["db"], "SELECT id FROM records") == [("sim-001-9-1:s",)]
+    wait_for(lambda: len(rows(env["db"], "SELECT id FROM records")) >= 2, 10, "stored")
+    assert sorted(rows(env["db"], "SELECT id FROM records")) == [("sim-001-9-1:s",),
+                                                                  ("sim-001-9-2:s",)]
+    _, ss = call("GET", env["url"] + "/api/sessions?cabinet=sim-001",
+                 headers={"Authorization": "Bearer " + env["token"]})
+    assert {s["sid"]: s.get("flag") for s in ss} == {"sim-001-9-1": "no_end",
+                                                     "sim-001-9-2": None}
     st = env["hub"].health()["stats"]
     assert st["duplicates"] >= 1 and st["unknown"] >= 2

@@ -1,7 +1,7 @@
 """Put the firmware and a cabinet's config on its ESP32 over USB serial (CPython host tool).
 
     make deploy PORT=/dev/ttyUSB0 [CONFIG=config.json] [DRY_RUN=1]
-    python -m tools.deploy --port /dev/ttyUSB0 [--config config.json] [--dry-run]
+    .venv/bin/python -m tools.deploy --port /dev/ttyUSB0 [--config config.json] [--dry-run]
 
 Refuses, before touching anything, when the config file is missing (it names the path and
 the provisioning command), is not JSON, has a problem firmware.config.validate() reports,
@@ -45,7 +45,7 @@ from firmware import config as config_mod  # noqa: E402
 BUILD = "build/deploy"
 LIB_MODULES = ("umqtt/simple.py", "ssd1306.py", "glyphs_zh.py")  # under lib/ (make deps)
 WDT_HOLD_MS = 30000  # the watchdog's timeout while the deploy holds the board
-PROVISION = ("python -m tools.provision --cabinet CAB-001 --broker mqtt.example.com:8883 "
+PROVISION = (".venv/bin/python -m tools.provision --cabinet CAB-001 --broker mqtt.example.com:8883 "
              "--user cab-001 --out cabinets/CAB-001")
 
 _HOLD = '''import machine, sys
@@ -191,7 +191,7 @@ def _run(argv):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(prog="python -m tools.deploy",
+    ap = argparse.ArgumentParser(prog=".venv/bin/python -m tools.deploy",
                                  description=(__doc__ or "").splitlines()[0])
     ap.add_argument("--port", default="", help="the board's serial device, e.g. /dev/ttyUSB0")
     ap.add_argument("--config", default="config.json",

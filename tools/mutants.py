@@ -175,7 +175,7 @@ def run_tests(tree, tests, timeout_s):
 
 
 def main(argv):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(description="mutation pass: make mutants")
     ap.add_argument("--only", action="append", help="run only this mutation (repeatable)")
     ap.add_argument("--list", action="store_true", help="list the mutations and exit")
     ap.add_argument("--markdown", action="store_true", help="print the table as Markdown")
@@ -189,7 +189,9 @@ def main(argv):
         table = [m for m in MUTATIONS if m[0] in args.only]
     if args.list:
         for name, path, _, _, tests, why in table:
-            print("%-26s %-24s %s\n%28s%s" % (name, path, why, "", "\n".join(tests)))
+            print("%-26s %-24s %s" % (name, path, why))
+            for t in tests:
+                print("%28s%s" % ("", t))
         return 0
     # Every snippet must apply before anything runs.
     problems = []

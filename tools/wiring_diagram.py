@@ -1,6 +1,6 @@
 """The reference cabinet's wiring diagram, docs/wiring.svg, drawn from DEFAULT_PINS.
 
-    python -m tools.wiring_diagram [--out docs/wiring.svg] [--png docs/wiring.png]
+    .venv/bin/python -m tools.wiring_diagram [--out docs/wiring.svg] [--png docs/wiring.png]
 
 Plain SVG text, no dependencies; the PNG export uses cairosvg (pinned in
 requirements.txt; it needs Debian's libcairo2). Every GPIO number on the drawing comes
@@ -209,7 +209,7 @@ def draw():
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(prog="python -m tools.wiring_diagram",
+    ap = argparse.ArgumentParser(prog=".venv/bin/python -m tools.wiring_diagram",
                                  description=(__doc__ or "").splitlines()[0])
     ap.add_argument("--out", default=os.path.join(ROOT, "docs", "wiring.svg"))
     ap.add_argument("--png", help="also write a PNG here (needs cairosvg)")

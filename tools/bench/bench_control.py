@@ -1,5 +1,5 @@
 # Control-core benchmarks on the MicroPython unix port. Prints `name value unit` lines.
-#   micropython tools/bench/bench_control.py
+#   .venv/bin/micropython tools/bench/bench_control.py
 import sys
 
 sys.path[:0] = ["tools/bench", "tools/sim", ".", "lib"]
@@ -42,11 +42,32 @@ def steady_state(ticks=4000, ports=10):
     return t_us / ticks / ports, alloc / ticks, count.n - events0
 
 
+def device_month(ticks=4000):
+    """tools/bench/steady.py: the real HLW8032 driver, TOU tariff, July 2026, sessions
+    3 h old, up 21 days, meter counters wrapping (tools/bench/smallint.py checks the same
+    tick keeps every int below 2**30, so no long int is made on the ESP32 either)."""
+    import steady
+
+    app, tick = steady.build()
+    for _ in range(20):
+        tick()
+    gc.collect()
+    gc.disable()
+    a = gc.mem_alloc()
+    for _ in range(ticks):
+        tick()
+    alloc = gc.mem_alloc() - a
+    gc.enable()
+    assert all(app.relay_on[p] for p in range(app.n - 1)), "a session stopped"
+    return alloc / ticks
+
+
 def main():
     us, alloc, events = steady_state()
     print("control_us_per_port_tick %.2f us" % us)
     print("control_heap_bytes_per_tick %.1f bytes" % alloc)
     print("control_events_in_steady_state %d events" % events)
+    print("control_heap_bytes_per_tick_2026 %.1f bytes" % device_month())
 
 
 main()

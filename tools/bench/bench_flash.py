@@ -1,7 +1,7 @@
 # Flash writes per hour with 10 ports charging (journal checkpoints + state changes +
 # outbox), measured by running the real core with its real journal and outbox on a
 # directory for one virtual hour. Prints `name value unit` lines.
-#   micropython tools/bench/bench_flash.py
+#   .venv/bin/micropython tools/bench/bench_flash.py
 import sys
 
 sys.path[:0] = ["tools/bench", "tools/sim", ".", "lib"]

@@ -12,6 +12,7 @@ import time
 from tools import texts
 from tools.monitor.link import parse_broker
 
+from . import cabinets
 from . import cards as cards_mod
 from .db import DEFAULT_DB, Db, DbError
 
@@ -84,14 +85,14 @@ def build_parser():
     return ap
 
 
-def hostport(ap, flag, text):
+def hostport(ap: argparse.ArgumentParser, flag, text):
     try:
         return parse_broker(text, flag)
     except ValueError as e:
         ap.error(str(e))
 
 
-def serve(ap, a):
+def serve(ap: argparse.ArgumentParser, a):
     import uvicorn
 
     from tools.monitor.webhook import Forwarder
@@ -127,8 +128,7 @@ def serve(ap, a):
     return 0
 
 
-def cabinet_add(ap, a):
-    from .commands import Commander
+def cabinet_add(ap: argparse.ArgumentParser, a):
     key = a.key
     if a.from_file:
         try:
@@ -153,22 +153,14 @@ def cabinet_add(ap, a):
     db = Db(a.db)
     db.create()
     with db.tx() as cur:
-        n = cur.run("UPDATE cabinets SET prefix = ?, key_hex = ?, ports = ?, "
-                    "energy_fen_per_kwh = ?, service_fen_per_kwh = ?, port_limit_w = ? "
-                    "WHERE id = ?", (a.prefix, key.lower(), a.ports, a.energy_fen_per_kwh,
-                                     a.service_fen_per_kwh, a.port_limit_w, a.id))
-        if n == 0:
-            cur.run("INSERT INTO cabinets (id, prefix, key_hex, ports, energy_fen_per_kwh, "
-                    "service_fen_per_kwh, port_limit_w, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (a.id, a.prefix, key.lower(), a.ports, a.energy_fen_per_kwh,
-                     a.service_fen_per_kwh, a.port_limit_w, int(time.time())))
-    del Commander
+        new = cabinets.register(cur, a.id, key, a.prefix, a.ports, a.energy_fen_per_kwh,
+                                a.service_fen_per_kwh, a.port_limit_w)
     print("cabinet %s (%s/%s, %d ports) %s" % (a.id, a.prefix, a.id, a.ports,
-                                               "updated" if n else "added"))
+                                               "added" if new else "updated"))
     return 0
 
 
-def user_add(ap, a):
+def user_add(ap: argparse.ArgumentParser, a):
     from . import users
     pw = a.password or os.environ.get("HUB_PASSWORD")
     if pw is None and sys.stdin.isatty():

@@ -11,6 +11,7 @@ broker delivers it again; the database's unique record id keeps it stored once.
 
 import json
 import logging
+import queue
 import secrets
 import threading
 import time
@@ -29,6 +30,7 @@ LIVE = (("status", 1), ("telemetry", 0))
 SWEEP_S = 1.0
 RECONCILE_S = 60.0
 DB_RETRY_S = (0.2, 0.5, 1, 2, 5)  # then the link is cut: the broker re-delivers
+BATCH_MAX = 200  # records stored in one transaction (group commit), then acknowledged
 
 
 class Hub:
@@ -54,18 +56,28 @@ class Hub:
             self.c.username_pw_set(user, password)
         self.c.max_inflight_messages_set(100)
         self.c.max_queued_messages_set(10000)
-        self.c.reconnect_delay_set(0.5, 10)
+        self.c.reconnect_delay_set(1, 10)
         self.c.on_connect = self._on_connect
         self.c.on_disconnect = lambda *a: self.connected.clear()
         self.c.on_message = self._on_message
         self.keepalive_s = keepalive_s
         self.sweeper = threading.Thread(target=self._sweep, name="hub-sweep", daemon=True)
+        # records (event, alarm) are stored in batches by one worker; auth requests,
+        # replies and birth statuses by another, so a resident waiting at the cabinet never
+        # queues behind a district's backlog
+        self.records_q, self.urgent_q = queue.Queue(), queue.Queue()
+        self.workers = [threading.Thread(target=self._records_worker, name="hub-records",
+                                         daemon=True),
+                        threading.Thread(target=self._urgent_worker, name="hub-urgent",
+                                         daemon=True)]
 
     # ------------------------------------------------------------ life
     def start(self):
         self.db.create()
         self.refresh_cabinets()
         self.c.connect_async(self.broker[0], self.broker[1], self.keepalive_s)
+        for w in self.workers:
+            w.start()
         self.c.loop_start()
         self.sweeper.start()
 
@@ -142,7 +154,8 @@ class Hub:
             with self.model_lock:
                 self.model.handle(m.topic, m.payload)
             if kind == "status":
-                self._maybe_push_cards(cab, m.payload)
+                self.urgent_q.put((m, cab, kind, m.payload))
+                return None
             return self._ack(m)
         try:
             rec = json.loads(m.payload)
@@ -152,44 +165,84 @@ class Hub:
             self.stats["bad"] += 1
             return self._ack(m)
         if kind in ("event", "alarm"):
-            self._with_db(m, lambda: self._record(cab, kind, rec))
-        elif kind == "auth":
-            self._with_db(m, lambda: self._auth(cab, rec))
-        elif kind == "reply":
-            self._with_db(m, lambda: self._reply(cab, rec))
+            self.records_q.put((m, cab, kind, rec))
+        elif kind in ("auth", "reply"):
+            self.urgent_q.put((m, cab, kind, rec))
         else:
             self._ack(m)
+        return None
 
-    def _with_db(self, m, work):
+    def _urgent_worker(self):
+        while not self.stop_ev.is_set():
+            m, cab, kind, rec = self.urgent_q.get()
+            try:
+                if kind == "status":
+                    self._maybe_push_cards(cab, rec)
+                    self._ack(m)
+                elif kind == "auth":
+                    self._with_db([m], lambda c=cab, r=rec: self._auth(c, r))
+                else:
+                    self._with_db([m], lambda c=cab, r=rec: self._reply(c, r))
+            except Exception:  # noqa: BLE001 - one bad message never stops the worker
+                log.exception("%s on %s", kind, m.topic)
+                self._ack(m)
+
+    def _records_worker(self):
+        while not self.stop_ev.is_set():
+            batch = [self.records_q.get()]
+            while len(batch) < BATCH_MAX:
+                try:
+                    batch.append(self.records_q.get_nowait())
+                except queue.Empty:
+                    break
+            try:
+                self._records(batch)
+                for b in batch:
+                    self._ack(b[0])
+                continue
+            except Exception:  # noqa: BLE001 - the database, or one record it refuses
+                log.exception("storing a batch of %d; one by one now", len(batch))
+            for b in batch:
+                self._with_db([b[0]], lambda b=b: self._records([b]))
+
+    def _with_db(self, msgs, work):
         for delay in DB_RETRY_S + (None,):
             try:
                 work()
-                return self._ack(m)
-            except ledger.BadRecord as e:
-                log.warning("%s: %s", m.topic, e)
-                self.stats["bad"] += 1
-                return self._ack(m)
+                for m in msgs:
+                    self._ack(m)
+                return
             except Exception:  # noqa: BLE001 - the database is away: retry, bounded
                 if delay is None or self.stop_ev.is_set():
-                    log.exception("database: giving up on %s; reconnecting for redelivery",
-                                  m.topic)
-                    self.c.disconnect()  # not acked: the persistent session re-delivers
-                    self.c.reconnect()
-                    return None
+                    log.exception("database: giving up on %d message(s); reconnecting for "
+                                  "redelivery", len(msgs))
+                    self.c.reconnect()  # not acked: the persistent session re-delivers
+                    return
                 self.stats["db_retries"] += 1
                 time.sleep(delay)
 
-    def _record(self, cab, kind, rec):
+    def _records(self, batch):
+        new, dups, bad = [], 0, 0
         with self.db.tx() as cur:
-            new = ledger.store(cur, cab, kind, rec, self.name)
-        if not new:
-            self.stats["duplicates"] += 1
-            return
-        self.stats["records"] += 1
-        if kind == "alarm" and self.forwarder is not None and rec.get("level") == "critical":
-            a = dict(rec, cabinet=cab, root="%s/%s" % (self.known.get(cab), cab))
-            self.forwarder.submit(a)
-        if kind == "event" and rec.get("ev") == "session_end":
+            for m, cab, kind, rec in batch:
+                try:
+                    if ledger.store(cur, cab, kind, rec, self.name):
+                        new.append((cab, kind, rec))
+                    else:
+                        dups += 1
+                except ledger.BadRecord as e:
+                    log.warning("%s: %s", m.topic, e)
+                    bad += 1
+        self.stats["records"] += len(new)
+        self.stats["duplicates"] += dups
+        self.stats["bad"] += bad
+        settle = False
+        for cab, kind, rec in new:
+            if kind == "alarm" and self.forwarder is not None and rec.get("level") == "critical":
+                self.forwarder.submit(dict(rec, cabinet=cab, root="%s/%s" % (
+                    self.known.get(cab), cab)))
+            settle = settle or rec.get("ev") == "session_end"
+        if settle:
             self.settle()
 
     def _auth(self, cab, rec):

@@ -163,6 +163,13 @@ class Db:
         with self.tx() as cur:
             return cur.run(sql, args)
 
+    def scalar(self, sql, args=()):
+        """The first column of the first row (a COUNT, a MAX)."""
+        with self.tx() as cur:
+            row = cur.one(sql, args)
+        assert row is not None, sql
+        return next(iter(row.values()))
+
     def create(self):
         with self.tx() as cur:
             for stmt in SCHEMA:

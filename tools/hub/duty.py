@@ -5,6 +5,7 @@ staff commands - stop (staff), emergency stop (staff), unlock after an inspectio
 
 import asyncio
 import json
+import os
 import time
 
 from starlette.responses import RedirectResponse, StreamingResponse
@@ -16,8 +17,6 @@ from tools import texts
 from . import commands, ledger, users
 from .commands import CommandError
 from .web import HERE, Bucket
-
-import os
 
 templates = Jinja2Templates(directory=os.path.join(HERE, "templates"))
 COOKIE = "hub_session"
@@ -129,7 +128,7 @@ def routes(hub, db_call, lang_of, err):
 
     async def ack(request):
         sess, form, bad = await guarded_form(request)
-        if bad:
+        if bad or sess is None or form is None:
             return bad
         cab, aid = request.path_params["cab"], request.path_params["aid"]
         note = str(form.get("note", "")).strip()[:1000]
@@ -148,7 +147,7 @@ def routes(hub, db_call, lang_of, err):
 
     async def command(request):
         sess, form, bad = await guarded_form(request)
-        if bad:
+        if bad or sess is None or form is None:
             return bad
         op = str(form.get("op", ""))
         if op not in OP_ROLES:

@@ -8,6 +8,7 @@ flagged `no_end` when the same port starts a newer session, or when it is older 
 the longest session a cabinet allows (`reconcile`).
 """
 
+import calendar
 import csv
 import io
 import json
@@ -175,7 +176,7 @@ def alarms(cur, cabinet=None, limit=1000):
 
 def export_day(cur, day, fmt="csv", tz_offset_h=8):
     """Sessions that ended on local day `day` (YYYY-MM-DD), per cabinet, as CSV or JSON."""
-    t0 = time.mktime(time.strptime(day, "%Y-%m-%d")) - time.timezone - tz_offset_h * 3600
+    t0 = calendar.timegm(time.strptime(day, "%Y-%m-%d")) - tz_offset_h * 3600
     rows = cur.all("SELECT cabinet, end_body FROM sessions WHERE end_body IS NOT NULL AND "
                    "end_t >= ? AND end_t < ? ORDER BY cabinet, end_t, sid", (t0, t0 + 86400))
     recs = []

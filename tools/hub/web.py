@@ -11,8 +11,14 @@ import time
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import (HTMLResponse, JSONResponse, PlainTextResponse,
-                                 RedirectResponse, Response, StreamingResponse)
+from starlette.responses import (
+    HTMLResponse,
+    JSONResponse,
+    PlainTextResponse,
+    RedirectResponse,
+    Response,
+    StreamingResponse,
+)
 from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
@@ -252,7 +258,8 @@ def make_app(hub, lang="zh", phone_rate=(1.0, 10), addr_rate=(20.0, 200)):
 
     async def health(request):
         return JSONResponse({"hub": hub.name, "mqtt": hub.connected.is_set(),
-                             "stats": hub.stats})
+                             "cabinets_live": len(hub.model.cabinets), "stats": hub.stats,
+                             "queued": hub.records_q.qsize()})
 
     async def set_lang(request):
         lg = request.query_params.get("lang", "zh")

@@ -1,8 +1,10 @@
-"""Command line: python -m tools.monitor --broker HOST:PORT [options]."""
+"""Command line: .venv/bin/python -m tools.monitor --broker HOST:PORT [options]."""
 
 import argparse
 import os
 import sys
+
+from tools import texts
 
 from .link import parse_broker
 from .model import Model, parse_site
@@ -12,7 +14,7 @@ PASSWORD_ENV = "MONITOR_MQTT_PASSWORD"
 
 def build_parser():
     ap = argparse.ArgumentParser(
-        prog="python -m tools.monitor",
+        prog=".venv/bin/python -m tools.monitor",
         description="Live view of e-bike charging cabinets, ports and alarms on an MQTT broker.")
     ap.add_argument("--broker", required=True, help="HOST:PORT of the MQTT broker")
     ap.add_argument("--site", default="ebike/*",
@@ -26,6 +28,9 @@ def build_parser():
     ap.add_argument("--cafile", help="CA certificate file: connect with TLS, verified")
     ap.add_argument("--client-id", help="fixed client id: a persistent session, so QoS 1 "
                                         "alarms published while the monitor is away arrive")
+    ap.add_argument("--lang", default=texts.DEFAULT_LANG, choices=texts.LANGS,
+                    help="zh (default): alarm names, end reasons and what to do in Chinese, "
+                         "from tools/texts.py; en: the wire words")
     ap.add_argument("--publish-acks", action="store_true",
                     help="also publish acknowledgements on {prefix}/{cabinet}/ack "
                          "(default: acknowledgements stay local to this monitor)")
@@ -42,7 +47,7 @@ def make_app(argv):
         forwarder = None
         if args.webhook:
             from .webhook import Forwarder
-            forwarder = Forwarder(args.webhook)
+            forwarder = Forwarder(args.webhook, lang=args.lang)
     except ValueError as e:
         ap.error(str(e))
     if args.cafile and not os.path.isfile(args.cafile):
@@ -51,7 +56,7 @@ def make_app(argv):
     options = {"user": args.user, "password": args.password or os.environ.get(PASSWORD_ENV),
                "cafile": args.cafile, "client_id": args.client_id}
     return MonitorApp(Model(prefix_glob, cabinet_glob), broker, forwarder=forwarder,
-                      publish_acks=args.publish_acks, link_options=options)
+                      publish_acks=args.publish_acks, link_options=options, lang=args.lang)
 
 
 def main(argv=None):

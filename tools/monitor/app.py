@@ -21,6 +21,8 @@ from textual.css.query import NoMatches
 from textual.message import Message
 from textual.widgets import DataTable, Footer, Input, Static
 
+from tools import texts
+
 from .link import Link
 from .model import hms, subscriptions
 
@@ -156,8 +158,11 @@ class MonitorApp(App):
     ]
 
     def __init__(self, model, broker, forwarder=None, publish_acks=False, link_options=None,
-                 refresh_s=0.25):
+                 refresh_s=0.25, lang="en"):
         super().__init__()
+        # "zh": alarm names, levels, states, end reasons and what to do from tools/texts.py
+        # (the command line's default); "en" keeps the wire words
+        self.lang = texts.check_lang(lang)
         self.model = model
         self.broker = broker
         self.forwarder = forwarder
@@ -182,13 +187,16 @@ class MonitorApp(App):
         yield Footer()
 
     def on_mount(self):
-        self.query_one("#cabinets", DataTable).add_columns(*CAB_COLUMNS)
+        zh = self.lang == "zh"
+        self.query_one("#cabinets", DataTable).add_columns(*(
+            [self._col(c) for c in CAB_COLUMNS] if zh else CAB_COLUMNS))
         alarms = self.query_one("#alarms", DataTable)
-        alarms.add_columns(*ALARM_COLUMNS)
-        alarms.border_title = "Alarms (newest first)"
+        alarms.add_columns(*([self._col(c) for c in ALARM_COLUMNS] + [texts.ui("col_todo")]
+                             if zh else ALARM_COLUMNS))
+        alarms.border_title = texts.ui("pane_alarms", self.lang)
         events = self.query_one("#events", DataTable)
-        events.add_columns(*EVENT_COLUMNS)
-        events.border_title = "Events (newest first)"
+        events.add_columns(*([self._col(c) for c in EVENT_COLUMNS] if zh else EVENT_COLUMNS))
+        events.border_title = texts.ui("pane_events", self.lang)
         alarms.focus()
         self.set_interval(self.refresh_s, self._tick)
         host, port = self.broker
@@ -254,6 +262,9 @@ class MonitorApp(App):
         banner.update(text)
         banner.set_class(crit > 0, "alert")
 
+    def _col(self, name):
+        return texts.ui("col_" + name.lower(), self.lang)
+
     def _draw_cabinets(self):
         now, wall = self.model.clock(), self.model.wall()
         rows = []
@@ -261,7 +272,7 @@ class MonitorApp(App):
             if c.online is None:
                 link = Text("?", style="yellow")
             else:
-                link = Text("online" if c.online else "OFFLINE",
+                link = Text(texts.ui("online" if c.online else "offline", self.lang),
                             style="green" if c.online else "bold white on red")
             active = len(self.model.active_alarms(c.root))
             age = "" if c.last_seen is None else "seen %ds ago" % (now - c.last_seen)
@@ -273,8 +284,10 @@ class MonitorApp(App):
             stale = " dim" if c.online is False else ""  # last known, cabinet is offline
             cab_now = c.clock_estimate(wall)  # a session's start is on the cabinet's clock
             for p in c.port_list():
-                st = Text(p.state or "?", style=STATE_STYLE.get(p.state, "") + stale)
-                end = "" if not p.last_end else "last: %s" % p.last_end[0]
+                st = Text(p.state or "?" if self.lang == "en" else texts.state(p.state, "zh"),
+                          style=STATE_STYLE.get(p.state, "") + stale)
+                end = "" if not p.last_end else "last: %s" % (
+                    p.last_end[0] if self.lang == "en" else texts.reason(p.last_end[0], "zh"))
                 rows.append(("%s:%d" % (c.root, p.p), (
                     "", "", str(p.p + 1), st, _num(p.w, "%.0f"), (p.sid or "")[-12:],
                     _hms(p.elapsed(cab_now)) if p.sid or p.el else "", _num(p.wh, "%.1f"),
@@ -293,6 +306,14 @@ class MonitorApp(App):
             state = a.state + (" -> cleared %s" % _clock(a.cleared_t, "?") if a.cleared else "")
             cells = (t, a.cabinet, a.where(), a.code, a.level, state,
                      _num(a.value), "ack" if a.acked else "")
+            if self.lang == "zh":
+                where = "柜体" if a.port is None else "端口 %d" % (a.port + 1)
+                lvl = "level_" + str(a.level)
+                state = texts.ui("state_cleared") if a.cleared or a.state == "cleared" else \
+                    texts.ui("state_raised")
+                cells = (t, a.cabinet, where, "%s %s" % (texts.alarm_name(a.code), a.code),
+                         texts.ui(lvl) if lvl in texts.UI else a.level, state, _num(a.value),
+                         texts.ui("acked") if a.acked else "", texts.alarm_todo(a.code))
             rows.append((a.key, tuple(Text(str(x), style=style) for x in cells)))
         _sync(table, rows)
         self.shown_alarms = [k for k, _ in rows]
@@ -308,7 +329,10 @@ class MonitorApp(App):
         rows = []
         for e in self.model.visible_events():
             style = event_style(e)
-            cells = (_clock(e.t, e.received), e.who(), e.text)
+            text = e.text
+            if self.lang == "zh" and e.reason:
+                text = text.replace(": %s" % e.reason, ": %s" % texts.reason(e.reason), 1)
+            cells = (_clock(e.t, e.received), e.who(), text)
             rows.append((e.key, tuple(Text(str(x), style=style) for x in cells)))
         _sync(self.query_one("#events", DataTable), rows)
 

@@ -1,4 +1,5 @@
-"""Command line: python -m tools.provision --cabinet ID --broker HOST:PORT --user U --out DIR.
+"""Command line:
+.venv/bin/python -m tools.provision --cabinet ID --broker HOST:PORT --user U --out DIR
 
 Writes into DIR: config.json (for the cabinet's flash), server_key.json (for the
 operator's server and broker), stickers.svg and stickers.png (one QR sticker per port).
@@ -19,7 +20,7 @@ OUT_FILES = ("config.json", "server_key.json", "stickers.svg", "stickers.png")
 
 
 def build_parser():
-    ap = argparse.ArgumentParser(prog="python -m tools.provision",
+    ap = argparse.ArgumentParser(prog=".venv/bin/python -m tools.provision",
                                  description="Provision one e-bike charging cabinet.")
     ap.add_argument("--cabinet", required=True, help="cabinet id (topic level, 1-32 chars)")
     ap.add_argument("--broker", required=True, help="HOST:PORT the cabinet connects to")
@@ -27,8 +28,10 @@ def build_parser():
     ap.add_argument("--site-prefix", default="ebike", help="MQTT topic prefix (default ebike)")
     ap.add_argument("--ports", default="10", help="number of ports, 1-16 (default 10)")
     ap.add_argument("--operator-url", default=None,
-                    help="URL the QR codes open, with ?c=CABINET&p=PORT added "
-                         "(default %s, a placeholder)" % DEFAULT_OPERATOR_URL)
+                    help="URL the QR codes open: the hub's resident page, "
+                         "http(s)://HUB/charge (tools/hub, docs/hub.md), with "
+                         "?c=CABINET&p=PORT added (default %s, a placeholder)"
+                         % DEFAULT_OPERATOR_URL)
     ap.add_argument("--wifi-ssid", help="Wi-Fi network the cabinet joins")
     ap.add_argument("--wifi-password", help="its WPA2 password (8-63 characters)")
     ap.add_argument("--out", required=True, help="output directory (created if missing)")
@@ -93,10 +96,13 @@ def main(argv=None):
     except ProvisionError as e:
         ap.error(str(e))
     if args.operator_url is None:
-        print("warning: QR codes point at the placeholder %s; pass --operator-url" % url,
-              file=sys.stderr)
+        print("warning: QR codes point at the placeholder %s; pass --operator-url "
+              "https://YOUR-HUB/charge (the hub's resident page)" % url, file=sys.stderr)
     print("provisioned %s: %s" % (args.cabinet, ", ".join(
         os.path.join(args.out, f) for f in OUT_FILES)))
+    print("next: register it with the hub (the key stays on the server):\n"
+          "  .venv/bin/python -m tools.hub cabinet add %s --from %s --ports %s"
+          % (args.cabinet, os.path.join(args.out, "server_key.json"), args.ports))
     return 0
 
 

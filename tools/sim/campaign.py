@@ -1,6 +1,6 @@
 # Randomised end-of-charge campaign (MicroPython or CPython):
 #
-#   micropython tools/sim/campaign.py RUNS [SEED]
+#   .venv/bin/micropython tools/sim/campaign.py RUNS [SEED]
 #
 # Each run is a one-port cabinet with a random battery charger model at a random state
 # of charge, plugged a random time before or after the port opens; one run in four is

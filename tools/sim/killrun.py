@@ -1,6 +1,6 @@
 # One leg of the power-cut campaign (MicroPython):
 #
-#   micropython tools/sim/killrun.py SCENARIO.json STATE_DIR LOG [CUT]
+#   .venv/bin/micropython tools/sim/killrun.py SCENARIO.json STATE_DIR LOG [CUT]
 #
 # Runs the scenario with the firmware's flash in STATE_DIR, appending the event log to
 # LOG. Killed with SIGKILL at any moment and started again with the same arguments, it

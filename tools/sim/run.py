@@ -1,6 +1,6 @@
 # Scenario simulator: the real firmware core on the virtual board, on virtual time.
 #
-#   micropython tools/sim/run.py SCENARIO.json [--broker HOST:PORT] [--log FILE]
+#   .venv/bin/micropython tools/sim/run.py SCENARIO.json [--broker HOST:PORT] [--log FILE]
 #                                [--state DIR] [--speed N] [--tick MS]
 #                                [--fidelity model|bytes] [--screens DIR]
 #                                [--panel-idle-ms MS]
@@ -52,7 +52,7 @@ _NOT_CRASHES = (machine.PWRON_RESET, machine.SOFT_RESET, machine.DEEPSLEEP_RESET
 _CAUSES = {machine.PWRON_RESET: "power_on", machine.HARD_RESET: "hard",
            machine.WDT_RESET: "watchdog", machine.SOFT_RESET: "soft"}
 
-USAGE = ("usage: micropython tools/sim/run.py SCENARIO.json [--broker HOST:PORT] "
+USAGE = ("usage: .venv/bin/micropython tools/sim/run.py SCENARIO.json [--broker HOST:PORT] "
          "[--log FILE] [--state DIR] [--speed N] [--tick MS] [--fidelity model|bytes] "
          "[--screens DIR] [--panel-idle-ms MS]")
 PANEL_BUSY_US = 60000000  # after a swipe or a key: the panel runs every tick this long

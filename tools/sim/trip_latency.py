@@ -1,6 +1,6 @@
 # Worst-case time from a short circuit appearing to the relay opening (MicroPython).
 #
-#   micropython tools/sim/trip_latency.py [RUNS_PER_PORT] [PORTS]
+#   .venv/bin/micropython tools/sim/trip_latency.py [RUNS_PER_PORT] [PORTS]
 #
 # A cabinet of PORTS ports (default 10) runs at byte fidelity: real HLW8032 frames at
 # 4800 8E1 through the RX mux into the real meter scanner. Every port charges; a 40 A

@@ -10,6 +10,7 @@ _HALF = 1 << 29
 _MASK = _PERIOD - 1
 START_TICKS_MS = _PERIOD - 600000
 START_EPOCH = 1764201600  # 2025-11-27 00:00 UTC, the contract's example
+EPOCH_2024 = 1704067200  # 2024-01-01 00:00 UTC: the base of since2024_s()
 RTC_POWER_UP = 946684800  # 2000-01-01 00:00 UTC: the ESP32 RTC after a power-up (no battery)
 
 
@@ -50,6 +51,10 @@ class VClock:
     def time(self):
         """Wall clock, Unix epoch seconds (int)."""
         return self.epoch0 + self.us // 1000000
+
+    def since2024_s(self):
+        """Seconds since 2024-01-01 UTC (drivers/cabinet.py Clock.since2024_s)."""
+        return (self.epoch0 - EPOCH_2024) + self.us // 1000000
 
     # --- simulator control ---
     def start(self, epoch):
