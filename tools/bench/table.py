@@ -71,6 +71,20 @@ def run(args, timeout=900, exe=MICROPYTHON):
     return p.returncode, p.stdout, p.stderr
 
 
+# The soak (docs/soak.md, CPython): run.py + mosquitto for 8 virtual days, the size
+# `make test` runs (SOAK_DAYS=30 for make test-full's).
+SCRIPTS += ("tools/bench/bench_soak.py",)
+HOST_SCRIPTS += ("tools/bench/bench_soak.py",)
+TARGETS.update({
+    "soak_wall": "(the make test soak; SOAK_DAYS=30 for make test-full's)",
+    "soak_speed": "(virtual s per wall s, run.py + mosquitto)",
+    "soak_duplicates": "(at-least-once: allowed on the wire, de-duplicated by id)",
+    "soak_ticks_wraps": ">= 4 in 30 days (issue 11)",
+    "soak_worst_start": "<= 15 s from command to relay",
+    "soak_failures": "0",
+})
+
+
 def main():
     rows = []
     failed = False

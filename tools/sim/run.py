@@ -3,9 +3,13 @@
 #   .venv/bin/micropython tools/sim/run.py SCENARIO.json [--broker HOST:PORT] [--log FILE]
 #                                [--state DIR] [--speed N] [--tick MS]
 #                                [--fidelity model|bytes] [--screens DIR]
+#                                [--panel-idle-ms MS]
 #
 # Writes the JSON-lines event log (ARCHITECTURE.md "Simulator (contract)") to FILE or
-# stdout. Runs as fast as possible unless --speed N (virtual seconds per wall second).
+# stdout; a wrap of the 2**30 ms ticks is logged as {"ev": "ticks_wrap"}. With
+# --panel-idle-ms the front panel is stepped every MS of virtual time while nobody uses
+# it (every tick for a minute after a swipe or key): soaks run ~2x faster. Runs as fast
+# as possible unless --speed N (virtual seconds per wall second).
 import sys
 
 _here = __file__.rsplit("/", 1)[0] if "/" in __file__ else "."
@@ -50,7 +54,8 @@ _CAUSES = {machine.PWRON_RESET: "power_on", machine.HARD_RESET: "hard",
 
 USAGE = ("usage: .venv/bin/micropython tools/sim/run.py SCENARIO.json [--broker HOST:PORT] "
          "[--log FILE] [--state DIR] [--speed N] [--tick MS] [--fidelity model|bytes] "
-         "[--screens DIR]")
+         "[--screens DIR] [--panel-idle-ms MS]")
+PANEL_BUSY_US = 60000000  # after a swipe or a key: the panel runs every tick this long
 
 
 class UsageError(Exception):
@@ -59,7 +64,7 @@ class UsageError(Exception):
 
 def parse_args(argv):
     opts = {"scenario": None, "broker": None, "log": None, "state": None, "speed": None,
-            "screens": None,
+            "screens": None, "panel-idle-ms": None,
             "tick": None, "fidelity": "model"}
     i = 0
     while i < len(argv):
@@ -81,7 +86,7 @@ def parse_args(argv):
         raise UsageError("no scenario file")
     if opts["fidelity"] not in ("model", "bytes"):
         raise UsageError("--fidelity: %r is not model or bytes" % opts["fidelity"])
-    for key in ("speed", "tick"):
+    for key in ("speed", "tick", "panel-idle-ms"):
         if opts[key] is not None:
             try:
                 opts[key] = float(opts[key])
@@ -132,6 +137,10 @@ class Sim:
         self.screens = None  # --screens DIR
         self.seen_frames = {}
         self.pushes = -1
+        # --panel-idle-ms: with nobody at the panel, step it only this often (soaks)
+        self.panel_idle_us = 0
+        self.panel_next_us = 0
+        self.panel_busy_us = 0
         self.app = self.boot() if boot else None
         self.next_event = 0
 
@@ -156,6 +165,7 @@ class Sim:
         persist.tag = self.wall.tag
         app = App(self.board, cfg, self.log, persist)
         self.panel = Panel(app, self.board, cfg) if self.with_panel else None
+        self.last_ticks = CLOCK.ticks_ms()  # a wrap is logged as {"ev": "ticks_wrap"}
         return app
 
     def panel_cloud(self):
@@ -259,10 +269,12 @@ class Sim:
             # types it on the keypad and confirms (the whole resident flow runs).
             sw = ev["swipe"]
             b.swipe(sw["card"])
+            self.panel_busy_us = CLOCK.us + PANEL_BUSY_US
             if sw.get("port") is not None:
                 b.keys("%d##" % (sw["port"] + 1), after_ms=1500)
         elif "keys" in ev:
             b.keys(ev["keys"])
+            self.panel_busy_us = CLOCK.us + PANEL_BUSY_US
         else:
             raise scenario_mod.ScenarioError(
                 "event %d: %s is not supported by this simulator yet"
@@ -278,6 +290,10 @@ class Sim:
                 self.apply(events[self.next_event])
                 self.next_event += 1
             self.board.step(self.tick_ms)
+            ticks = CLOCK.ticks_ms()
+            if ticks < self.last_ticks:
+                self.log({"ev": "ticks_wrap", "ticks_ms": ticks})
+            self.last_ticks = ticks
             if self.before_tick is not None:
                 self.before_tick()
             self.step_firmware(speed, wall0)
@@ -290,7 +306,7 @@ class Sim:
             self.up_ms += self.tick_ms
             if self.up_ms >= bootguard.STABLE_MS:
                 bootguard.mark_stable(self.state_dir)
-        if self.panel is not None:
+        if self.panel is not None and self._panel_due():
             self.panel_cloud()
             self.panel.step()
             d = self.panel.display
@@ -305,6 +321,13 @@ class Sim:
             self.deliver()
         if speed:
             self._pace(wall0, speed)
+
+    def _panel_due(self):
+        us = CLOCK.us
+        if not self.panel_idle_us or us < self.panel_busy_us or us >= self.panel_next_us:
+            self.panel_next_us = us + self.panel_idle_us
+            return True
+        return False
 
     def _pace(self, wall0, speed):
         ahead_ms = CLOCK.us / 1000 / speed - time.ticks_diff(time.ticks_ms(), wall0)
@@ -333,6 +356,8 @@ def main(argv):
     sim = None
     try:
         sim = Sim(sc, out, opts["state"], opts["tick"], fidelity=opts["fidelity"])
+        if opts["panel-idle-ms"]:
+            sim.panel_idle_us = int(opts["panel-idle-ms"] * 1000)
         if opts["screens"]:
             _makedirs(opts["screens"])
             sim.screens = opts["screens"]
