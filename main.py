@@ -62,17 +62,13 @@ def build(cfg_path="config.json", state_dir="state", clock=None, emit=None):
     if why is not None:
         from firmware.safemode import SafeApp
 
-        app = SafeApp(board, cfg, outbox, crashes, lambda: bootguard.mark_stable(state_dir))
-        app.tag = wall.tag
-        app.wall = wall
-        app.why = why
+        app = SafeApp(board, cfg, outbox, crashes, lambda: bootguard.mark_stable(state_dir),
+                      why, wall)
         app.raise_alarm("safe_mode", None, codes.CRITICAL, why)
         return app, board, cfg, problems + ["safe mode: " + why]
     journal = Journal(state_dir, cfg["ports"], board.clock, cfg["checkpoint_s"])
-    persist = Persist(journal, outbox)
-    persist.tag = wall.tag  # records made before the wall clock is known: wallclock.py
-    app = App(board, cfg, emit or Console(), persist)
-    app.wall = wall
+    # Records made before the wall clock is known are tagged (wallclock.py).
+    app = App(board, cfg, emit or Console(), Persist(journal, outbox, wall.tag), wall)
     for problem in problems:
         app.raise_alarm(codes.A_CONFIG, None, codes.WARNING, problem)
     for problem in board.problems:

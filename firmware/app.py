@@ -20,7 +20,7 @@ _SECOND_MS = 1000
 
 
 class App:
-    def __init__(self, board, cfg, emit, persist=None):
+    def __init__(self, board, cfg, emit, persist=None, wall=None):
         self.board = board
         self.clock = board.clock
         self.meters = board.meters
@@ -28,6 +28,7 @@ class App:
         self.emit = emit
         self.cfg = cfg
         self.persist = persist = persist or NoPersist()
+        self.wall = wall  # wallclock.WallClock on the device (main.py), else None
         self.boot_no = persist.boot_no
         self.n = n = cfg["ports"]
         self.tariff = self.tariff_for(None)

@@ -41,12 +41,12 @@ class NoPersist:
 
 
 class Persist:
-    def __init__(self, journal, outbox):
+    def __init__(self, journal, outbox, tag=None):
         self.journal = journal
         self.outbox = outbox
         self.boot_no = journal.next_boot()
         self.pend = [None] * journal.n  # record pending on each port, until the next save
-        self.tag = None  # tag(payload) before a record is kept (wallclock.WallClock.tag)
+        self.tag = tag  # tag(payload) before a record is kept (wallclock.WallClock.tag)
 
     def save(self, app, p):
         rec = journal_mod.record(app.state[p], app.lock_reason[p], app.sessions[p],

@@ -22,7 +22,7 @@ class _Nop:
 class SafeApp:
     safe = True
 
-    def __init__(self, board, cfg, outbox, boot_no, on_unlock):
+    def __init__(self, board, cfg, outbox, boot_no, on_unlock, why, wall):
         self.board = board
         self.cfg = cfg
         self.clock = board.clock
@@ -36,7 +36,9 @@ class SafeApp:
         self.protection = self.feeder = _Nop()
         self.tariff = None
         self.unlocked = False
-        self.tag = None  # tag(payload): wallclock.WallClock.tag
+        self.why = why  # what put the cabinet in safe mode (bootguard.safe_mode)
+        self.wall = wall  # wallclock.WallClock
+        self.tag = wall.tag  # tag(payload) before a record is kept
         board.relays.all_off()
 
     def start(self, p, kind, limit, order=None, offpeak=False, tariff=None):

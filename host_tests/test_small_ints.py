@@ -31,6 +31,12 @@ def test_the_steady_state_tick_touches_no_int_of_2_30_or_more():
     w, app = smallint.check(400)
     assert w.big == {}, "long ints on the ESP32 in the hot path: %s" % w.big
     assert w.frames > 10000 and w.checked > 100000, (w.frames, w.checked)
+    hot = ("firmware/app.py:tick", "firmware/app.py:_reading", "firmware/app.py:_housekeeping",
+           "firmware/port.py:judge", "firmware/billing.py:add_energy",
+           "firmware/billing.py:_energy_price", "firmware/feeder.py:_pick",
+           "firmware/protection.py:reading", "drivers/meterscan.py:poll",
+           "drivers/meterscan.py:_take", "drivers/hlw8032.py:_add")
+    assert not [f for f in hot if f not in w.seen], sorted(w.seen)
     # What the run went through: every meter counter wrapped, the TOU slot changed
     # (18:30 local: the peak price), one session still waits for the off-peak hour.
     m = app.meters

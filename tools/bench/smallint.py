@@ -17,7 +17,7 @@ import sys
 import types
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(os.path.dirname(HERE))
+ROOT = os.path.realpath(os.path.dirname(os.path.dirname(HERE)))
 for _p in (os.path.join(ROOT, "host_tests", "cpython_shims"), os.path.join(ROOT, "lib"), ROOT,
            os.path.join(ROOT, "tools", "sim"), HERE):
     if _p not in sys.path:
@@ -34,7 +34,9 @@ class Watch:
         self.big = {}  # "file:function name" -> the first value >= 2**30 seen there
         self.checked = 0
         self.frames = 0
+        self.seen = set()  # "file:function" of every traced frame
         self._names = {}
+        self._where = {}  # code -> "file:function", or None when not watched
 
     def _look(self, where, name, v):
         t = type(v)
@@ -54,7 +56,7 @@ class Watch:
         touched = self._names.get(code)
         if touched is None:
             touched = self._names[code] = frozenset(code.co_names)
-        where = "%s:%s" % (os.path.relpath(code.co_filename, ROOT), code.co_name)
+        where = self._where[code]
         for k, v in frame.f_locals.items():
             self._look(where, k, v)
             d = getattr(v, "__dict__", None)
@@ -72,12 +74,25 @@ class Watch:
             self._scan(frame, arg, True)
         return self._local
 
+    def _watched(self, code):
+        # co_filename may be relative (to the directory at import time): normalise once.
+        where = self._where.get(code, 0)
+        if where == 0:
+            path = os.path.realpath(os.path.abspath(code.co_filename))
+            where = None
+            if path.startswith(WATCHED):
+                where = "%s:%s" % (os.path.relpath(path, ROOT), code.co_name)
+            self._where[code] = where
+        return where
+
     def _global(self, frame, event, arg):
-        if frame.f_code.co_filename.startswith(WATCHED):
-            self.frames += 1
-            self._scan(frame)
-            return self._local
-        return None
+        where = self._watched(frame.f_code)
+        if where is None:
+            return None
+        self.frames += 1
+        self.seen.add(where)
+        self._scan(frame)
+        return self._local
 
     def run(self, fn, *args):
         sys.settrace(self._global)
