@@ -60,6 +60,10 @@ sim: deps ## the simulated cabinet live: local broker, firmware on the unix port
 hub: deps ## the operator hub on embedded defaults: SQLite var/hub.sqlite3, the local broker and sim-001 (docs/hub.md)
 	$(VPY) -m tools.hub.local
 
+.PHONY: hub-shots
+hub-shots: deps ## the README's hub screens (docs/screens/hub_*.png) from Chromium
+	HUB_SHOTS_DIR=docs/screens $(VPY) -m pytest -q host_tests/test_hub_browser.py
+
 .PHONY: dashboard-shot
 dashboard-shot: deps ## the README's dashboard picture: docs/screens/dashboard.svg and .png
 	$(VPY) tools/dashboard_shot.py

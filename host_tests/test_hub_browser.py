@@ -1,6 +1,7 @@
 """The resident page (phone size) and the duty room in a real Chromium (Debian's, driven
 by Playwright), against the hub, mosquitto and the firmware on the unix port.
-Screenshots go to docs/screens/hub_*.png (shown in the README)."""
+Screenshots go to the test's tmp dir, or to $HUB_SHOTS_DIR (`make hub-shots`: the
+README's docs/screens/hub_*.png)."""
 
 import os
 import time
@@ -10,7 +11,6 @@ from mpy import ROOT
 from mqttkit import KEY, Mosquitto, SimProc
 
 CHROMIUM = "/usr/bin/chromium"
-SHOTS = os.path.join(ROOT, "docs", "screens")
 PHONE = {"width": 390, "height": 844}
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -24,6 +24,9 @@ def browser(p):
 def test_resident_page_and_duty_room_in_chromium(tmp_path):
     from playwright.sync_api import expect, sync_playwright
 
+    shots = os.environ.get("HUB_SHOTS_DIR") or str(tmp_path)
+    if not os.path.isabs(shots):
+        shots = os.path.join(ROOT, shots)
     db = str(tmp_path / "hub.sqlite3")
     broker = Mosquitto(tmp_path)
     hub_cli("cabinet", "add", "sim-001", "--key", KEY.hex(), "--ports", "4", "--db", db)
@@ -49,7 +52,7 @@ def test_resident_page_and_duty_room_in_chromium(tmp_path):
             expect(page.locator("#port-3")).to_have_class("sel")
             expect(page.locator("#port-1")).to_be_disabled(timeout=20000)  # charging: not free
             expect(page.locator("#testpay")).to_contain_text("测试支付")
-            page.screenshot(path=os.path.join(SHOTS, "hub_resident_choose.png"))
+            page.screenshot(path=os.path.join(shots, "hub_resident_choose.png"))
             page.check("input[value=full]")
             page.click("#pay")
             expect(page.locator("#ostate")).to_have_attribute("data-state", "started",
@@ -57,7 +60,7 @@ def test_resident_page_and_duty_room_in_chromium(tmp_path):
             page.wait_for_function("parseFloat(document.getElementById('wh').textContent)"
                                    " >= 20", timeout=60000)
             assert "W" in page.inner_text("#w")
-            page.screenshot(path=os.path.join(SHOTS, "hub_resident_live.png"))
+            page.screenshot(path=os.path.join(shots, "hub_resident_live.png"))
             page.click("#stop")
             expect(page.locator("#ostate")).to_have_attribute("data-state", "ended",
                                                               timeout=30000)
@@ -66,7 +69,7 @@ def test_resident_page_and_duty_room_in_chromium(tmp_path):
             text = bill.inner_text()
             for word in ("电费", "服务费", "合计", "预付", "远程结束"):
                 assert word in text, text
-            page.screenshot(path=os.path.join(SHOTS, "hub_resident_bill.png"))
+            page.screenshot(path=os.path.join(shots, "hub_resident_bill.png"))
             # ---- the duty room
             duty = b.new_page(viewport={"width": 1280, "height": 800}, locale="zh-CN")
             duty.goto(hub.url + "/duty")
@@ -104,7 +107,7 @@ def test_resident_page_and_duty_room_in_chromium(tmp_path):
                 rows = duty.inner_text("#commands").splitlines()
                 return [r for r in rows if "unlock" in r and r.rstrip().endswith("ok")]
             wait_for(unlock_ok, 30, "unlock reply ok", every=0.5)
-            duty.screenshot(path=os.path.join(SHOTS, "hub_duty_room.png"), full_page=True)
+            duty.screenshot(path=os.path.join(shots, "hub_duty_room.png"), full_page=True)
             # English by a setting, from the same catalogue
             duty.goto(hub.url + "/lang?lang=en&next=/duty")
             expect(duty.locator("tr.critical").first).to_contain_text("overcurrent")
