@@ -80,13 +80,23 @@ class Board:
         self.problems = []
 
 
+# One I2C bus carries the SSD1306 (400 kHz max) and the keypad's PCF8574 (datasheet:
+# f_SCL 100 kHz max): the bus runs at the slower part's limit. A page of the OLED then
+# takes ~12 ms (firmware/display.py pushes one page per tick).
+I2C_HZ = 100000
+RFID_SPI_HZ = 5000000  # MFRC522: up to 10 MHz (datasheet 8.1.2); 5 MHz leaves margin
+
 def build(cfg, machine, time_mod, clock=None):
     """Build the Board from cfg["pins"]. Relays first (all off), then everything else."""
     from drivers.inputs import Debounced
     from drivers.ntc import NTC
     from drivers.relays import HC595Relays, PinRelays
+    from firmware.config import pin_problem
 
     pins = cfg["pins"]
+    why = pin_problem(pins)
+    if why is not None:
+        raise ValueError("config " + why)
     Pin = machine.Pin
     b = Board()
     b.clock = clock or Clock(time_mod)
@@ -108,8 +118,10 @@ def build(cfg, machine, time_mod, clock=None):
     else:
         from drivers.meterscan import MeterScanner
 
-        uarts = [machine.UART(u, baudrate=4800, bits=8, parity=0, stop=1, rx=rx, rxbuf=256)
-                 for u, rx in zip(pins["meter_uarts"], pins["meter_rx"])]
+        # Explicit tx= on every UART: UART1's default TX is GPIO10, a flash pin on WROOM.
+        uarts = [machine.UART(u, baudrate=4800, bits=8, parity=0, stop=1, tx=tx, rx=rx,
+                              rxbuf=256)
+                 for u, rx, tx in zip(pins["meter_uarts"], pins["meter_rx"], pins["meter_tx"])]
         b.meters = MeterScanner(uarts, select, n, b.clock, silent_ms=silent_ms)
     ntc = NTC(machine.ADC(Pin(pins["ntc_adc"]), atten=machine.ADC.ATTN_11DB))
     smoke = Debounced(Pin(pins["smoke"], Pin.IN), b.clock, 50, active_low=True)
@@ -129,7 +141,7 @@ def _optional(b, machine, pins):
     try:
         from drivers.mfrc522 import MFRC522
 
-        spi = machine.SPI(1, baudrate=5000000, sck=Pin(pins["spi_sck"]),
+        spi = machine.SPI(1, baudrate=RFID_SPI_HZ, sck=Pin(pins["spi_sck"]),
                           mosi=Pin(pins["spi_mosi"]), miso=Pin(pins["spi_miso"]))
         rst = Pin(pins["rfid_rst"]) if pins["rfid_rst"] is not None else None
         b.rfid = MFRC522(spi, Pin(pins["rfid_cs"]), b.clock, rst=rst)
@@ -137,7 +149,7 @@ def _optional(b, machine, pins):
         b.problems.append("card reader: %s" % (e,))
     i2c = None
     try:
-        i2c = machine.I2C(0, scl=Pin(pins["i2c_scl"]), sda=Pin(pins["i2c_sda"]), freq=400000)
+        i2c = machine.I2C(0, scl=Pin(pins["i2c_scl"]), sda=Pin(pins["i2c_sda"]), freq=I2C_HZ)
     except (OSError, ValueError) as e:
         b.problems.append("i2c: %s" % (e,))
     if i2c is not None:

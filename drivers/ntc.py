@@ -1,40 +1,52 @@
-# NTC thermistor in a divider with a fixed resistor, read on an ADC pin.
+# NTC thermistor in a divider with a fixed resistor, read on an ESP32 ADC pin at 11 dB.
 #
 #   supply --- r_fixed ---+--- NTC --- GND      ntc_high=False (default)
 #                        ADC
 #   supply --- NTC -------+--- r_fixed --- GND  ntc_high=True
 #
 # Temperature from the B-parameter equation 1/T = 1/T25 + ln(R / R25) / B (T in kelvin).
-# An open or shorted sensor is reported as a fault, never as a temperature: a resistance
-# above r_open_ohm (default 50 * r25, colder than about -45 C for B 3950) is 'open', below
-# r_short_ohm (default r25 / 50, hotter than about 150 C) is 'short'.
 #
-# ESP32 note: with 11 dB attenuation the converter saturates near 3.1 V, below a 3.3 V
-# divider supply; keep the open-sensor voltage inside the measurable range (or set
-# r_open_ohm to what a saturated reading means) so an open NTC is not read as cold.
+# The ESP32's ADC is not ideal (tools/sim/machine.py ADC models it from ESP-IDF): at 11 dB
+# it is specified over 150-2450 mV, saturates near 3.1 V (a 3.3 V pin reads ~3.13 V) and
+# is pinned at its ~142 mV offset below the knee. So the rails are never reached: an open
+# low-side NTC reads ~3.13 V (about -26 C with a 10 k fixed resistor), a shorted one ~0.14 V
+# (about 125 C). A mean reading at or above rail_high_mv or at or below rail_low_mv is a
+# rail, i.e. a fault, never a temperature: for the low-side NTC high = 'open', low =
+# 'short' (swapped for ntc_high). Resistances beyond r_open_ohm / r_short_ohm are faults
+# too.
+#
+# Reference divider (docs/wiring.md): 10 k B3950 NTC to ground, 12 k from 3.3 V. It puts
+# the 0-85 C working range at 2.43-0.27 V, inside the recommended 150-2450 mV (70 C at
+# 0.42 V, 85 C at 0.27 V); readings are temperatures from about -22 C (3.0 V) to about
+# 107 C (150 mV). A 10 k fixed resistor put 0 C at 2.54 V, in the curve's compressed top.
 
 import math
 
 from micropython import const
 
-_U16_FULL = const(65535)  # read_u16() full scale
 _T25_K = 298.15  # 25 C, the reference point of r25 and beta
 _ZERO_C_K = 273.15
+R_FIXED_OHM = const(12000)  # reference divider's fixed resistor (see above)
+# ESP-IDF ADC docs, ESP32 at 11 dB: measurable from 150 mV; saturated codes calibrate to
+# 3.06-3.21 V over the eFuse Vref spread (1000-1200 mV LUTs), so 3.0 V is a safe rail mark.
+RAIL_LOW_MV = const(150)
+RAIL_HIGH_MV = const(3000)
 
 FAULT_OPEN = "open"
 FAULT_SHORT = "short"
 
 
 class NTC:
-    """Temperature of one NTC on `adc` (a configured machine.ADC).
+    """Temperature of one NTC on `adc` (a machine.ADC at 11 dB).
 
-    Reads with adc.read_uv() (the ESP32's eFuse-calibrated microvolts) unless fs_mv is
-    given, then with read_u16() scaled to fs_mv full scale. supply_mv is the divider's
-    supply. read() averages `samples` readings.
+    Reads adc.read_uv() (the ESP32's eFuse-calibrated microvolts; read_u16() is the raw
+    code, offset by ~142 mV and bent above 2.45 V, so it is not used). supply_mv is the
+    divider's supply. read() averages `samples` readings.
     """
 
-    def __init__(self, adc, r25_ohm=10000, beta=3950, r_fixed_ohm=10000, supply_mv=3300,
-                 ntc_high=False, samples=8, fs_mv=None, r_open_ohm=None, r_short_ohm=None):
+    def __init__(self, adc, r25_ohm=10000, beta=3950, r_fixed_ohm=R_FIXED_OHM, supply_mv=3300,
+                 ntc_high=False, samples=8, r_open_ohm=None, r_short_ohm=None,
+                 rail_low_mv=RAIL_LOW_MV, rail_high_mv=RAIL_HIGH_MV):
         self._adc = adc
         self.r25_ohm = r25_ohm
         self.beta = beta
@@ -42,35 +54,35 @@ class NTC:
         self.supply_mv = supply_mv
         self.ntc_high = ntc_high
         self.samples = samples
-        self.fs_mv = fs_mv
         self.r_open_ohm = r_open_ohm if r_open_ohm is not None else r25_ohm * 50
         self.r_short_ohm = r_short_ohm if r_short_ohm is not None else r25_ohm / 50
-        self.ohms = None  # last resistance (None when the ratio is at a rail)
-
-    def ratio(self):
-        """Mean ADC voltage over the divider supply (0.0 .. 1.0)."""
-        acc = 0
-        if self.fs_mv is None:
-            read = self._adc.read_uv
-            for _ in range(self.samples):
-                acc += read()
-            return acc / (self.samples * self.supply_mv * 1000)
-        read = self._adc.read_u16
-        for _ in range(self.samples):
-            acc += read()
-        return acc * self.fs_mv / (self.samples * _U16_FULL * self.supply_mv)
+        self.rail_low_uv = rail_low_mv * 1000
+        self.rail_high_uv = rail_high_mv * 1000
+        self.ohms = None  # last resistance (None when the reading is at a rail)
+        self.mean_uv = 0  # last mean reading
 
     def read(self):
         """(tenths of a degree C as int, None) or (None, 'open' | 'short')."""
-        x = self.ratio()
+        acc = 0
+        read = self._adc.read_uv
+        for _ in range(self.samples):
+            acc += read()
+        uv = acc // self.samples
+        self.mean_uv = uv
+        high = FAULT_SHORT if self.ntc_high else FAULT_OPEN
+        low = FAULT_OPEN if self.ntc_high else FAULT_SHORT
+        if uv >= self.rail_high_uv:
+            self.ohms = None
+            return None, high
+        if uv <= self.rail_low_uv:
+            self.ohms = None
+            return None, low
+        x = uv / (self.supply_mv * 1000)
         if self.ntc_high:
             x = 1.0 - x  # the NTC's share of the supply, as in the low-side divider
-        if x >= 1.0:
+        if x >= 1.0 or x <= 0.0:  # a supply below the reading: nothing to compute
             self.ohms = None
-            return None, FAULT_OPEN
-        if x <= 0.0:
-            self.ohms = None
-            return None, FAULT_SHORT
+            return None, FAULT_OPEN if x >= 1.0 else FAULT_SHORT
         r = self.r_fixed_ohm * x / (1.0 - x)
         self.ohms = r
         if r >= self.r_open_ohm:

@@ -12,6 +12,7 @@ TEST_KEY = "73696d2d6b65792d6e6f742d666f722d70726f64756374696f6e"
 DEFAULT_PINS = {
     "meter_uarts": [2],  # HLW8032 UART ids (1 or 2); UART0 is the REPL
     "meter_rx": [16],  # RX pin per UART, from its 74HC4067 common pin
+    "meter_tx": [12],  # TX pin per UART, left unconnected (the meters only talk); see wiring.md
     "mux_select": [25, 26, 27, 14],  # 74HC4067 S0..S3, shared by both multiplexers
     "relay_gpio": None,  # a list: one GPIO per relay instead of the 74HC595 chain
     "relay_data": 13,  # 74HC595 SER
@@ -34,6 +35,77 @@ DEFAULT_PINS = {
     "modem_tx": None,  # ... and its pins, always explicit (UART1's default TX is a flash
     "modem_rx": None,  # pin); e.g. 17 and 35 on a cabinet without the door switch
 }
+
+# What a WROOM-32 module allows each pin role (ESP32 datasheet 2.2 and the ESP32-WROOM-32
+# datasheet; ESP-IDF ADC docs): GPIO 6-11 are the module's SPI flash, never usable;
+# GPIO 34-39 are input only (no output driver, no pull resistors); ADC2 cannot be read
+# while Wi-Fi runs, so analog inputs must be ADC1 channels, GPIO 32-39.
+FLASH_GPIO = (6, 7, 8, 9, 10, 11)
+INPUT_ONLY_GPIO = (34, 35, 36, 37, 38, 39)
+ADC1_GPIO = (32, 33, 34, 35, 36, 37, 38, 39)
+ADC2_GPIO = (0, 2, 4, 12, 13, 14, 15, 25, 26, 27)
+METER_UART_IDS = (1, 2)  # UART0 is the USB REPL
+# Pin roles in the pin map (keypad rows/cols are GPIOs only when keypad_i2c is none).
+_OUTPUT_PINS = ("relay_gpio", "relay_data", "relay_clock", "relay_latch", "relay_oe",
+                "mux_select", "meter_tx", "modem_tx", "spi_sck", "spi_mosi", "rfid_cs",
+                "rfid_rst", "i2c_sda", "i2c_scl", "buzzer", "keypad_rows")
+_TX_PINS = ("meter_tx", "modem_tx")  # a GPIO carries one output signal: no sharing
+_HC595_PINS = ("relay_data", "relay_clock", "relay_latch", "relay_oe")  # unused with relay_gpio
+_ADC_PINS = ("ct_adc", "ntc_adc")
+_NOT_GPIO = ("meter_uarts", "modem_uart", "keypad_i2c")  # UART ids and an I2C address
+
+
+def pin_problem(pins):
+    """None when the pin map suits a WROOM module, else a reason naming field and pin."""
+    uarts = pins.get("meter_uarts") or []
+    for u in uarts:
+        if u not in METER_UART_IDS:
+            return "pins.meter_uarts: UART%s is not 1 or 2 (UART0 is the REPL)" % (u,)
+    for name in ("meter_rx", "meter_tx"):  # every UART gets explicit pins
+        got = pins.get(name) or []
+        if len(got) != len(uarts) or None in got:
+            return ("pins.%s: %r gives %d pins for %d meter_uarts; each UART needs its own"
+                    " %s pin" % (name, got, len(got), len(uarts), name[-2:]))
+    expander = pins.get("keypad_i2c") is not None
+    for name in sorted(pins):
+        if name in _NOT_GPIO or (expander and name in ("keypad_rows", "keypad_cols")):
+            continue
+        x = pins[name]
+        for g in (x if isinstance(x, list) else [x]):
+            if g is None:
+                continue
+            if g in FLASH_GPIO:
+                return "pins.%s: GPIO%d is one of the module's SPI flash pins (GPIO 6-11)" % (
+                    name, g)
+            if name in _OUTPUT_PINS and g in INPUT_ONLY_GPIO:
+                return "pins.%s: GPIO%d is input-only (GPIO 34-39), not an output" % (name, g)
+            if name in _ADC_PINS and g not in ADC1_GPIO:
+                if g in ADC2_GPIO:
+                    return ("pins.%s: GPIO%d is on ADC2, which cannot be read while Wi-Fi is"
+                            " on; use an ADC1 pin (GPIO 32-39)" % (name, g))
+                return "pins.%s: GPIO%d has no ADC; use an ADC1 pin (GPIO 32-39)" % (name, g)
+    return _tx_shared(pins, expander)
+
+
+def _tx_shared(pins, expander):
+    """A UART TX pin that another output also drives (the GPIO matrix keeps only one)."""
+    owner = {}
+    for name in _OUTPUT_PINS:
+        if (expander and name == "keypad_rows") or (
+                pins.get("relay_gpio") and name in _HC595_PINS):
+            continue
+        x = pins.get(name)
+        for g in (x if isinstance(x, list) else [x]):
+            if g is None:
+                continue
+            other = owner.get(g)
+            if other is not None and (name in _TX_PINS or other in _TX_PINS):
+                if other in _TX_PINS and name not in _TX_PINS:
+                    name, other = other, name  # name the UART's field first
+                return "pins.%s: GPIO%d is already pins.%s" % (name, g, other)
+            owner[g] = name
+    return None
+
 
 # key: (kind, default, low, high). kind: int, num, bool, str, hex, choice (low = choices),
 # slots (None or 48 ints), tiers (None or [[max_w, fen_per_h], ...]).
@@ -219,7 +291,11 @@ def validate(raw, base=None):
         elif spec[0] == "pins":
             merged = dict(cfg[k])  # a partial pin map changes only the pins it names
             merged.update(v)
-            cfg[k] = merged
+            why = pin_problem(merged)
+            if why is not None:
+                problems.append("%s; the whole pin map stays as it was" % why)
+            else:
+                cfg[k] = merged
         else:
             cfg[k] = v
     # Cross-field rules: thresholds that only make sense in order.

@@ -17,10 +17,11 @@ _RETRY_MS = const(1000)  # after a bus error, wait this long before the next pus
 class Display:
     """Redraws only when the content changes, and pushes at most one page per step().
 
-    ssd1306's show() sends all 1024 bytes at once: at 400 kHz I2C (9 bits a byte with
-    the ACK) that is 23 ms, too long inside a 10-50 ms control tick. Here a step()
-    either redraws the frame buffer (no bus traffic) or sends one 128-byte page, about
-    2.9 ms of data plus 0.2 ms of page-address commands, and only when that page differs
+    ssd1306's show() sends all 1024 bytes at once: on the cabinet's 100 kHz I2C (the
+    keypad's PCF8574 sets it; 9 bits a byte with the ACK) that is 94 ms (23 ms at 400 kHz),
+    too long inside a 20 ms control tick. Here a step() either redraws the frame buffer
+    (no bus traffic) or sends one 128-byte page, 13.5 ms at 100 kHz (3.1 ms at 400 kHz)
+    with the page-address commands, and only when that page differs
     from what the panel already shows (a shadow copy), so a clock tick costs one page.
     """
 

@@ -344,3 +344,31 @@ def test_unlock_clears_the_trip_alarms_and_a_new_trip_alarms_again():
     states = [a["state"] for a in of(ev, "alarm", code="overcurrent", port=0)]
     assert states == ["raised", "cleared", "raised"], states
     assert [e["reason"] for e in of(ev, "session_end")] == ["overcurrent", "overcurrent"]
+
+
+def test_cabinet_ntc_unplugged_for_an_hour_is_a_sensor_fault_and_protection_recovers():
+    # The NTC's lead is pulled for an hour while charging, then shorted for a minute: the
+    # ADC reads its saturation (~3.1 V) or its knee, which is no temperature. sensor_fault
+    # is raised within seconds (sensors are read once a second) and cleared when the
+    # sensor reads again; charging goes on; afterwards 86 C still stops every session.
+    ev, _ = run_scenario(scenario([
+        {"t": 1, "port": 0, "plug": {"model": "lead_acid_48v_20ah", "soc": 0.3}},
+        start(5, 0),
+        {"t": 600, "temp": {"sensor": "cabinet", "fault": "open"}},
+        {"t": 4200, "temp": {"sensor": "cabinet", "fault": None}},
+        {"t": 4260, "temp": {"sensor": "cabinet", "fault": "short"}},
+        {"t": 4320, "temp": {"sensor": "cabinet", "fault": None}},
+        {"t": 4400, "temp": {"sensor": "cabinet", "c": 86.0}}], ports=1, duration_s=4460))
+    faults = of(ev, "alarm", code="sensor_fault")
+    assert [(a["state"], a.get("value")) for a in faults] == [
+        ("raised", "cabinet_temp"), ("cleared", None), ("raised", "cabinet_temp"),
+        ("cleared", None)], faults
+    for a, t in zip(faults, (600, 4200, 4260, 4320)):
+        assert t <= a["t"] <= t + 2.5, (a, t)
+    # Neither rail was taken for a temperature (an open NTC once read as -26 C, a short
+    # as ~125 C): no cabinet_overtemp before the real 86 C.
+    assert all(a["t"] >= 4400 for a in of(ev, "alarm", code="cabinet_overtemp"))
+    end = one(ev, "session_end", port=0)
+    assert end["reason"] == "overtemp" and 4400 <= end["t"] <= 4402.5, end
+    assert one(ev, "alarm", code="cabinet_overtemp", level="critical", state="raised")
+    assert relay_times(ev, 0, False)[0] >= 4400  # charging went on through the fault

@@ -33,7 +33,8 @@ for p in range(10):
                            load=lambda t, r=r: (230.0, 0.8, 180.0) if r.closed()
                            else (230.0, 0.0, 0.0)))
 select = [machine.Pin(g, machine.Pin.OUT, value=0) for g in P["mux_select"]]
-uart = machine.UART(P["meter_uarts"][0], baudrate=4800, bits=8, parity=0, stop=1, rxbuf=256)
+uart = machine.UART(P["meter_uarts"][0], baudrate=4800, bits=8, parity=0, stop=1,
+                    tx=P["meter_tx"][0], rx=P["meter_rx"][0], rxbuf=256)
 RxMux(select, emus, uart)
 machine.Pin.drive(P["smoke"], 1)
 '''

@@ -142,7 +142,10 @@ WHY = {
           "screen; none: no QR screen.",
     "pins": "The board's pin map (GPIO numbers, none for an absent part); a partial map "
             "changes only the pins it names. The reference cabinet's map is in "
-            "docs/wiring.md.",
+            "docs/wiring.md. A map a WROOM module cannot run is refused whole, naming the "
+            "field and pin: flash GPIO 6-11 anywhere, input-only GPIO 34-39 as an output, "
+            "an ADC role off ADC1 (GPIO 32-39; ADC2 stops with Wi-Fi on), a meter UART "
+            "without its own `meter_rx` and `meter_tx`.",
     "wdt_s": "Hardware watchdog timeout over the main loop: a hung loop resets the board "
              "(relays off at boot).",
     "boot_hold_s": "After power-on no relay closes for this long (vendors wait 10 s): a "

@@ -24,7 +24,8 @@ def cabinet(ports=10, uarts=1, volts=230.0, amps=4.0, pf=0.95, seed=0, **scan_kw
     """(scanner, emulators, uarts, muxes) for a fresh virtual board."""
     machine.reset_board()
     pins = [machine.Pin(i, machine.Pin.OUT, value=0) for i in SELECT]
-    us = [machine.UART(UART_IDS[i], baudrate=4800, bits=8, parity=0, stop=1, rxbuf=256)
+    us = [machine.UART(UART_IDS[i], baudrate=4800, bits=8, parity=0, stop=1, tx=(17, 4)[i],
+                       rx=(16, 12)[i], rxbuf=256)
           for i in range(uarts)]
     emus = [HLW8032Emu(volts=volts, amps=amps, pf=pf, phase_us=phase_of(p, seed), seed=p + 1)
             for p in range(ports)]

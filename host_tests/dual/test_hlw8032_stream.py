@@ -139,7 +139,7 @@ def _uart(**line):
     machine.reset_board()
     kw = {"baudrate": 4800, "bits": 8, "parity": 0, "stop": 1}
     kw.update(line)
-    return machine.UART(1, rxbuf=256, **kw)
+    return machine.UART(1, rxbuf=256, tx=17, rx=16, **kw)
 
 
 def _read_for(uart, reader, ms, tick_ms=10):

@@ -222,13 +222,13 @@ def test_no_heap_allocation_per_poll():
 def test_constructor_checks_the_select_pins_reach_every_channel():
     machine.reset_board()
     pins = [machine.Pin(i, machine.Pin.OUT, value=0) for i in SELECT[:2]]
-    u = machine.UART(1, baudrate=4800, bits=8, parity=0, stop=1)
+    u = machine.UART(1, baudrate=4800, bits=8, parity=0, stop=1, tx=4, rx=12)
     try:
         MeterScanner(u, pins, 5, CLOCK)
         raise AssertionError("5 ports on 4 channels accepted")
     except ValueError:
         pass
-    sc = MeterScanner([u, machine.UART(2, baudrate=4800, parity=0)], pins, 8, CLOCK)
+    sc = MeterScanner([u, machine.UART(2, baudrate=4800, parity=0, tx=17, rx=16)], pins, 8, CLOCK)
     assert sc.ports == 8 and len(sc.mv) == 8
 
 

@@ -229,3 +229,17 @@ def test_dns_stall_and_power_up_bursts():
     assert ev({"power_cut": {"duration_s": 5, "burst": 2}}) == (
         "event 0 (t=1): power_cut: unknown key 'burst'")
     assert ev({"dns": {"stall_s": 5}, "port": 1}) == "event 0 (t=1): port: not used by dns"
+
+
+def test_cabinet_sensor_fault_events():
+    sc = load({"events": [{"t": 1, "temp": {"sensor": "cabinet", "fault": "open"}},
+                          {"t": 2, "temp": {"sensor": "cabinet", "fault": "short"}},
+                          {"t": 3, "temp": {"sensor": "cabinet", "fault": None}}]})
+    assert [e["temp"]["fault"] for e in sc.events] == ["open", "short", None]
+    assert _ev({"t": 1, "temp": {"sensor": "cabinet", "fault": "wet"}}) == \
+        "event 1 (t=1): temp.fault: 'wet' is not one of open, short, null"
+    assert _ev({"t": 1, "temp": {"sensor": "port", "fault": "open", "port": 1}}) == \
+        "event 1 (t=1): temp.fault: only for sensor 'cabinet'"
+    assert _ev({"t": 1, "temp": {"sensor": "cabinet", "fault": "open", "c": 20}}) == \
+        "event 1 (t=1): temp: needs exactly one of c, fault"
+    load({"events": [{"t": 1, "temp": {"sensor": "cabinet", "c": 20}}]})  # c keeps its meaning

@@ -30,7 +30,7 @@ def test_ticks_start_near_wrap_and_cross_it():
 
 def test_uart_byte_timing_4800_8e1():
     machine.reset_board()
-    u = machine.UART(1, baudrate=4800, bits=8, parity=0, stop=1, rxbuf=256)
+    u = machine.UART(1, baudrate=4800, bits=8, parity=0, stop=1, tx=4, rx=12, rxbuf=256)
     assert u.byte_us == 2291  # 11 bits at 4800 baud
     u.source = _Counter()
     start = CLOCK.us

@@ -112,7 +112,8 @@ def bench_poll(data, polls):
 def sweep_ms(uarts, seconds=20):
     machine.reset_board()
     pins = [machine.Pin(i, machine.Pin.OUT, value=0) for i in SELECT]
-    us = [machine.UART(1 + i, baudrate=4800, bits=8, parity=0, stop=1, rxbuf=256)
+    us = [machine.UART(1 + i, baudrate=4800, bits=8, parity=0, stop=1, tx=(17, 4)[i],
+                       rx=(16, 12)[i], rxbuf=256)
           for i in range(uarts)]
     x = 12345
     emus = []

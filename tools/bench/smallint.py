@@ -2,7 +2,7 @@
 small-int bound: a bigger int is a long int, allocated on the heap every time it is
 made). CPython host tool; host_tests/test_small_ints.py and make bench run it.
 
-    python tools/bench/smallint.py [TICKS]
+    .venv/bin/python tools/bench/smallint.py [TICKS]
 
 The tick is tools/bench/steady.py's (10 ports, real HLW8032 driver, TOU tariff, July 2026,
 sessions 3 h old, up 21 days, meter counters at their wrap). sys.settrace follows every

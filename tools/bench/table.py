@@ -16,6 +16,7 @@ SCRIPTS = ("tools/bench/bench_hlw.py", "tools/bench/bench_control.py",
            "tools/bench/bench_day.py", "tools/bench/bench_device.py",
            "tools/bench/bench_flash.py", "tools/bench/bench_mqtt.py",
            "tools/bench/smallint.py", "tools/bench/bench_uptime.py")
+SCRIPTS += ("tools/bench/bench_panel.py",)
 # CPython host scripts: bench_mqtt starts mosquitto and runs the simulator against it;
 # bench_device runs the world here and the firmware in a unix-port VM of its own.
 HOST_SCRIPTS = ("tools/bench/bench_mqtt.py", "tools/bench/bench_device.py",
@@ -47,6 +48,11 @@ TARGETS = {
     "trip_latency_worst_ms": "<= one meter sweep",
     "flash_writes_per_h_10_charging": "<= 900/h (>= 10 years on 4 MiB littlefs)",
     "mqtt_bytes_per_day": "<= 300000 bytes",
+    "i2c_bus_hz": "<= 100000 (PCF8574 datasheet maximum)",
+    "oled_page_push_us": "page + key-down scan < 20 ms tick (one page per tick)",
+    "oled_whole_show_us": "(ssd1306 show(), which the firmware never calls in the loop)",
+    "keypad_scan_us_idle": "(one scan per tick, PCF8574 over I2C)",
+    "keypad_scan_us_key_down": "(a full scan while a key is held)",
 }
 
 

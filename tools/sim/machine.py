@@ -11,6 +11,7 @@
 #   I2C.attach(addr, dev)   dev.write(buf) / dev.read(n)
 #   SPI.attach(cs_id, dev)  dev.transfer(bytes) -> bytes, while that CS pin is low
 
+import esp32_adc
 from vclock import CLOCK
 
 _pins = {}  # id -> Pin
@@ -25,7 +26,9 @@ def reset_board():
     _watchers.clear()
     ADC._sources.clear()
     I2C._devices.clear()
+    I2C._max_hz.clear()
     SPI._devices.clear()
+    SPI._max_hz.clear()
     UART._sources.clear()
     WDT.last = None
 
@@ -121,11 +124,19 @@ class Signal:
 
 
 class UART:
-    """Receive side with real byte timing: a byte is readable once its stop bit is in."""
+    """Receive side with real byte timing: a byte is readable once its stop bit is in.
+
+    Pins as a hostile WROOM board sees them: a UART made without tx= and rx= would take
+    the port's defaults (ports/esp32/machine_uart.h: UART1 TX 10 / RX 9, the module's
+    SPI flash; UART2 TX 17 / RX 16), so construction without both is refused; a flash pin
+    (6-11) is refused, and so is an input-only pin (34-39) as TX (ESP-IDF uart_set_pin
+    rejects a TX that cannot output).
+    """
 
     _sources = {}  # uart id -> source object (set by the board before or after creation)
     INV_TX = 1
     INV_RX = 2
+    DEFAULT_PINS = {0: (1, 3), 1: (10, 9), 2: (17, 16)}  # id -> (tx, rx), machine_uart.h
 
     def __init__(self, id, baudrate=115200, bits=8, parity=None, stop=1, **kw):
         self.id = id
@@ -133,16 +144,29 @@ class UART:
         self.overruns = 0
         self.written = bytearray()
         self._last_us = CLOCK.us
+        self.tx = None
+        self.rx = None
         self.init(baudrate, bits, parity, stop, **kw)
+        if self.tx is None or self.rx is None:
+            tx, rx = UART.DEFAULT_PINS.get(id, (None, None))
+            raise ValueError("UART(%r) without explicit tx= and rx= takes the defaults TX %s"
+                             " / RX %s; pass both" % (id, tx, rx))
 
     def init(self, baudrate=115200, bits=8, parity=None, stop=1, *, tx=None, rx=None,
              timeout=0, timeout_char=0, rxbuf=256, **kw):
+        for name, g in (("tx", tx), ("rx", rx)):
+            if g is not None and 6 <= g <= 11:
+                raise ValueError("UART %s=%d is an SPI flash pin on a WROOM module" % (name, g))
+        if tx is not None and 34 <= tx <= 39:
+            raise ValueError("UART tx=%d is an input-only pin" % tx)
         self.baudrate = baudrate
         self.bits = bits
         self.parity = parity
         self.stop = stop
-        self.tx = tx
-        self.rx = rx
+        if tx is not None:  # as the port: init() without pins keeps the pins it had
+            self.tx = tx
+        if rx is not None:
+            self.rx = rx
         self.timeout = timeout
         self.rxbuf = rxbuf
         nbits = 1 + bits + (0 if parity is None else 1) + stop
@@ -224,106 +248,198 @@ class UART:
 
 
 class ADC:
+    """The ESP32's ADC1/ADC2 as MicroPython's esp32 port presents them (12 bits, one-shot).
+
+    The transfer curve (knee, 12-bit codes, saturation near 3.1 V at 11 dB) and read_uv's
+    calibration are tools/sim/esp32_adc.py's, from ESP-IDF and the port's source.
+    What the port returns (ports/esp32/machine_adc.c, adc.c):
+      read()     the raw code, 0-4095 at the default 12-bit width
+      read_u16() raw << 4 | raw >> 8 (4095 -> 65535), no calibration
+      read_uv()  adc_cali_raw_to_voltage(raw) in whole mV, times 1000: calibrated, but
+                 pinned at 142000 below the knee and ~3134000 when saturated (11 dB).
+    The default attenuation is 11 dB (ADC_ATTEN_MAX); only ADC pins are accepted; an
+    ADC2 pin (GPIO 0, 2, 4, 12-15, 25-27) cannot be read while Wi-Fi is active.
+    """
+
     ATTN_0DB = 0
     ATTN_2_5DB = 1
     ATTN_6DB = 2
     ATTN_11DB = 3
-    WIDTH_12BIT = 3
+    WIDTH_9BIT = 9  # the esp32 port's width constants are the bit counts
+    WIDTH_10BIT = 10
+    WIDTH_11BIT = 11
+    WIDTH_12BIT = 12
     SAMPLE_US = 40  # one Python-loop ADC read on the ESP32 (about 25 k samples/s)
-    _FULL_SCALE_V = (1.1, 1.5, 2.2, 3.3)
+    FULL_CODE = esp32_adc.FULL_CODE
+    # ports/esp32/machine_adc.c madc_obj: the ESP32's ADC-capable GPIOs
+    ADC1_PINS = (36, 37, 38, 39, 32, 33, 34, 35)
+    ADC2_PINS = (4, 0, 2, 15, 13, 12, 14, 27, 25, 26)
     _sources = {}  # pin id -> fn(t_us) -> volts
 
-    def __init__(self, pin, atten=ATTN_0DB, **kw):
+    def __init__(self, pin, atten=-1, **kw):
         self.pin_id = pin.id if isinstance(pin, Pin) else pin
-        self._atten = atten
+        if self.pin_id not in ADC.ADC1_PINS and self.pin_id not in ADC.ADC2_PINS:
+            raise ValueError("invalid pin")  # as the port: not an ADC channel
         self.reads = 0
+        self.atten(ADC.ATTN_11DB if atten == -1 else atten)
 
     def atten(self, a):
+        if a not in (0, 1, 2, 3):
+            raise ValueError("invalid attenuation")
         self._atten = a
+        self._curve = esp32_adc.Curve(a)
 
     def width(self, w):
-        pass
+        if w != 12:
+            raise ValueError("invalid bit-width")  # only 12 bits are modelled
 
-    def _volts(self):
+    def calibrated_mv(self, raw):
+        """adc_cali_raw_to_voltage for this attenuation (whole millivolts)."""
+        return self._curve.calibrated_mv(raw)
+
+    def code_of(self, volts):
+        """The 12-bit code a pin at `volts` converts to (knee, curve, saturation)."""
+        return self._curve.code_of(volts)
+
+    def _raw(self):
         CLOCK.us += ADC.SAMPLE_US
         self.reads += 1
+        if self.pin_id in ADC.ADC2_PINS and _wifi_on():
+            # ESP-IDF: Wi-Fi owns ADC2; adc_oneshot_read gives ESP_ERR_TIMEOUT, which the
+            # port raises as OSError(ETIMEDOUT)
+            raise OSError(116)
         fn = ADC._sources.get(self.pin_id)
-        v = fn(CLOCK.us) if fn is not None else 0.0
-        fs = ADC._FULL_SCALE_V[self._atten]
-        return 0.0 if v < 0 else (fs if v > fs else v), fs
-
-    def read_u16(self):
-        v, fs = self._volts()
-        return (int(v / fs * 4095 + 0.5) * 65535) // 4095  # 12-bit converter, scaled
+        return self._curve.code_of(fn(CLOCK.us) if fn is not None else 0.0)
 
     def read(self):
-        v, fs = self._volts()
-        return int(v / fs * 4095 + 0.5)
+        return self._raw()
+
+    def read_u16(self):
+        raw = self._raw()
+        return raw << 4 | raw >> 8  # machine_adc.c: 12 bits scaled to 16
 
     def read_uv(self):
-        v, fs = self._volts()
-        return int(v * 1000000)
+        return self._curve.calibrated_mv(self._raw()) * 1000  # adc.c: whole mV times 1000
 
     @staticmethod
     def connect(pin_id, fn):
         ADC._sources[pin_id] = fn
 
 
+def _wifi_on():
+    """Is a Wi-Fi interface of the fake network module active?"""
+    import sys
+
+    net = sys.modules.get("network")
+    for iface in getattr(net, "_ifaces", {}).values():
+        try:
+            if iface.active():
+                return True
+        except Exception:  # noqa: BLE001 - an interface without active(): not Wi-Fi
+            pass
+    return False
+
+
 class I2C:
+    """I2C master with bus timing and each device's datasheet speed limit.
+
+    A transaction takes (address + payload bytes) x 9 bits (8 data + ACK) plus start and
+    stop at the bus frequency, on the virtual clock. A device clocked above its maximum
+    SCL frequency (attach(..., max_hz) or the device's MAX_HZ) cannot follow the bus and
+    does not ACK its address: the call raises OSError(ENODEV) as the esp32 port does for
+    a NACK (ports/esp32/machine_i2c.c maps ESP_FAIL to -MP_ENODEV), and scan() misses it.
+    """
+
     _devices = {}  # addr -> device
+    _max_hz = {}  # addr -> datasheet maximum SCL frequency (absent: no limit modelled)
+    START_STOP_BITS = 2
 
     def __init__(self, id=0, *, scl=None, sda=None, freq=400000, **kw):
         self.freq = freq
+        self.naks = 0  # transactions a device did not acknowledge
+        self.bus_us = 0  # time spent on the bus
+
+    def _bus(self, nbytes):
+        us = ((nbytes + 1) * 9 + I2C.START_STOP_BITS) * 1000000 // self.freq
+        CLOCK.us += us
+        self.bus_us += us
+
+    def _acks(self, addr):
+        mx = I2C._max_hz.get(addr)
+        return addr in I2C._devices and (mx is None or self.freq <= mx)
 
     def scan(self):
-        return sorted(I2C._devices)
+        found = []
+        for addr in sorted(I2C._devices):
+            self._bus(0)
+            if self._acks(addr):
+                found.append(addr)
+        return found
 
-    def _dev(self, addr):
-        d = I2C._devices.get(addr)
-        if d is None:
+    def _dev(self, addr, nbytes):
+        if not self._acks(addr):
+            self._bus(0)  # the address byte, then stop
+            self.naks += 1
             raise OSError(19)  # ENODEV: no ACK
-        return d
+        self._bus(nbytes)
+        return I2C._devices[addr]
 
     def writeto(self, addr, buf, stop=True):
-        self._dev(addr).write(bytes(buf))
+        self._dev(addr, len(buf)).write(bytes(buf))
         return len(buf)
 
     def writevto(self, addr, vector, stop=True):
         data = b"".join(bytes(v) for v in vector)
-        self._dev(addr).write(data)
+        self._dev(addr, len(data)).write(data)
         return len(data)
 
     def readfrom_into(self, addr, buf, stop=True):
-        data = self._dev(addr).read(len(buf))
+        data = self._dev(addr, len(buf)).read(len(buf))
         buf[:len(data)] = data
 
     def readfrom(self, addr, n, stop=True):
-        return bytes(self._dev(addr).read(n))
+        return bytes(self._dev(addr, n).read(n))
 
     def writeto_mem(self, addr, memaddr, buf, addrsize=8):
-        self._dev(addr).write(bytes([memaddr]) + bytes(buf))
+        self._dev(addr, 1 + len(buf)).write(bytes([memaddr]) + bytes(buf))
 
     def readfrom_mem_into(self, addr, memaddr, buf, addrsize=8):
-        d = self._dev(addr)
+        d = self._dev(addr, 1)
         d.write(bytes([memaddr]))
+        self._bus(len(buf))  # repeated start, address, data
         data = d.read(len(buf))
         buf[:len(data)] = data
 
     @staticmethod
-    def attach(addr, dev):
+    def attach(addr, dev, max_hz=None):
         I2C._devices[addr] = dev
+        mx = max_hz if max_hz is not None else getattr(dev, "MAX_HZ", None)
+        if mx is None:
+            I2C._max_hz.pop(addr, None)
+        else:
+            I2C._max_hz[addr] = mx
 
 
 SoftI2C = I2C
 
 
 class SPI:
+    """SPI master; the device whose chip select is low answers.
+
+    A device clocked above its maximum SCK frequency (attach(..., max_hz) or the
+    device's MAX_HZ) cannot sample MOSI nor drive MISO in time: it receives nothing and
+    MISO reads garbage (0xFF, the line's idle level on the modules), so a driver's
+    identity check fails.
+    """
+
     MSB = 0
     LSB = 1
     _devices = {}  # cs pin id -> device
+    _max_hz = {}  # cs pin id -> datasheet maximum SCK frequency
 
     def __init__(self, id=1, baudrate=1000000, polarity=0, phase=0, **kw):
         self.baudrate = baudrate
+        self.garbled = 0  # transfers clocked too fast for the selected device
 
     def init(self, baudrate=1000000, **kw):
         self.baudrate = baudrate
@@ -332,10 +448,16 @@ class SPI:
         pass
 
     def _xfer(self, tx):
-        CLOCK.us += len(tx) * 8 * 1000000 // self.baudrate
+        # rounded up: at 8 MHz and above a byte is under 1 us, and zero time would let a
+        # driver's wait on the clock spin forever
+        CLOCK.us += (len(tx) * 8 * 1000000 + self.baudrate - 1) // self.baudrate
         for cs, dev in SPI._devices.items():
             p = _pins.get(cs)
             if p is not None and p._out == 0:
+                mx = SPI._max_hz.get(cs)
+                if mx is not None and self.baudrate > mx:
+                    self.garbled += 1
+                    return b"\xff" * len(tx)
                 return bytes(dev.transfer(bytes(tx)))
         return bytes(len(tx))  # nobody selected: MISO idles low here
 
@@ -354,8 +476,13 @@ class SPI:
         rbuf[:len(data)] = data
 
     @staticmethod
-    def attach(cs_pin_id, dev):
+    def attach(cs_pin_id, dev, max_hz=None):
         SPI._devices[cs_pin_id] = dev
+        mx = max_hz if max_hz is not None else getattr(dev, "MAX_HZ", None)
+        if mx is None:
+            SPI._max_hz.pop(cs_pin_id, None)
+        else:
+            SPI._max_hz[cs_pin_id] = mx
 
 
 SoftSPI = SPI

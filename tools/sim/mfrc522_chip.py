@@ -160,6 +160,8 @@ class Card:
 
 
 class MFRC522Chip:
+    MAX_HZ = 10000000  # datasheet 8.1.2: SPI data rates up to 10 Mbit/s
+
     def __init__(self, cs_id, rst_id=None, version=0x92, clock=CLOCK):
         import machine
 

@@ -4,7 +4,10 @@
 #   m.temp_c = 72.0; m.fault = "open"          # change the world, break the sensor
 #
 # Resistance from the B-parameter equation R = R25 * exp(B * (1/T - 1/T25)); the divider
-# as in drivers/ntc.py (NTC to ground by default, ntc_high=True for NTC to the supply).
+# as in drivers/ntc.py (NTC to ground by default, ntc_high=True for NTC to the supply),
+# with the reference cabinet's parts by default (10 k B3950 NTC, 12 k fixed, 3.3 V). The
+# pin voltage goes through the fake ADC's ESP32 transfer curve (machine.ADC): an open
+# low-side NTC puts 3.3 V on the pin, which the ADC reads as its ~3.13 V saturation.
 
 import math
 
@@ -13,7 +16,7 @@ _ZERO_C_K = 273.15
 
 
 class NTCModel:
-    def __init__(self, temp_c=25.0, r25_ohm=10000, beta=3950, r_fixed_ohm=10000,
+    def __init__(self, temp_c=25.0, r25_ohm=10000, beta=3950, r_fixed_ohm=12000,
                  supply_v=3.3, ntc_high=False):
         self.temp_c = temp_c
         self.r25_ohm = r25_ohm

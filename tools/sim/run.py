@@ -248,7 +248,10 @@ class Sim:
         elif "fault" in ev:
             b.fault(p, ev["fault"])
         elif "temp" in ev:
-            b.set_temp(ev["temp"]["sensor"], ev["temp"]["c"], ev["temp"].get("port"))
+            if "fault" in ev["temp"]:  # the cabinet NTC unplugged / shorted / back
+                b.set_sensor_fault(ev["temp"]["sensor"], ev["temp"]["fault"])
+            else:
+                b.set_temp(ev["temp"]["sensor"], ev["temp"]["c"], ev["temp"].get("port"))
         elif "smoke" in ev:
             b.set_smoke(ev["smoke"])
         elif "power_cut" in ev:

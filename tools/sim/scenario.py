@@ -17,6 +17,8 @@ one action:
     cmd        {"op": str, ...}: arguments are kept as given (the firmware checks them)
     fault      short, overload, heater, relay_weld, meter_silent, meter_garbage, clear; + port
     temp       {"sensor": "cabinet" | "port", "c": -55..200, "port": for sensor "port" only}
+               or {"sensor": "cabinet", "fault": "open" | "short" | null}: the cabinet NTC's
+               lead broken or shorted; null plugs it back (it reads its temperature again)
     smoke      true or false
     power_cut  {"duration_s": number > 0, "repeat": int >= 1 (default 1),
                 "every_s": number > duration_s (with repeat > 1)}: `repeat` cuts, each
@@ -45,6 +47,7 @@ FAULTS = ("short", "overload", "heater", "relay_weld", "meter_silent", "meter_ga
           "clear")
 METERS = ("hlw8032", "ct")
 SENSORS = ("cabinet", "port")
+NTC_FAULTS = ("open", "short")  # temp.fault; null plugs the sensor back
 BROKER = ("down", "up")
 MAX_PORTS = 16
 DEFAULT_PORTS = 10
@@ -163,8 +166,19 @@ def _swipe(w, v, ports):
 
 def _temp(w, v, ports):
     _obj(w, "temp", v)
-    _keys(w + "temp: ", v, ("sensor", "c", "port"))
+    _keys(w + "temp: ", v, ("sensor", "c", "port", "fault"))
     _one_of(w, "temp.sensor", v.get("sensor"), SENSORS)
+    if "fault" in v:
+        if "c" in v:
+            raise ScenarioError("%stemp: needs exactly one of c, fault" % w)
+        if v["sensor"] != "cabinet":
+            raise ScenarioError("%stemp.fault: only for sensor 'cabinet'" % w)
+        if v["fault"] is not None and v["fault"] not in NTC_FAULTS:
+            raise ScenarioError("%stemp.fault: %r is not one of open, short, null"
+                                % (w, v["fault"]))
+        if "port" in v:
+            raise ScenarioError("%stemp.port: not used by sensor 'cabinet'" % w)
+        return
     if "c" not in v:
         raise ScenarioError("%stemp.c: missing" % w)
     _number(w, "temp.c", v["c"], -55, 200)

@@ -1,6 +1,6 @@
 # Weeks of uptime on the virtual board (issue 11: ticks past 2**29 ms).
 #
-#   micropython tools/sim/uptime.py DAYS [IDLE_TICK_MS]
+#   .venv/bin/micropython tools/sim/uptime.py DAYS [IDLE_TICK_MS]
 #
 # The whole firmware core (App with journal and outbox, the front panel with the real
 # MFRC522, keypad and display drivers, NTP and the wall clock as tools/sim/run.py boots

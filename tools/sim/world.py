@@ -49,7 +49,8 @@ def snapshot(sim):
 
     w = {"us": sim.clock_us(), "epoch0": sim.clock_epoch0(), "next_event": sim.next_event,
          "world0": CLOCK.world0, "t0_ms": CLOCK.t0_ms,
-         "plugs": b._plugs, "loads": loads, "ntc_c": b.sensors.ntc_model.temp_c}
+         "plugs": b._plugs, "loads": loads, "ntc_c": b.sensors.ntc_model.temp_c,
+         "ntc_fault": b.sensors.ntc_model.fault}
     for k in _SCALARS:
         w[k] = getattr(b, k)
     return w
@@ -95,4 +96,5 @@ def restore(sim, w):
         b.loads[p] = load
         b.specs[p] = [spec, seed]
     b.sensors.ntc_model.temp_c = w["ntc_c"]
+    b.sensors.ntc_model.fault = w.get("ntc_fault")
     b.powered = [False] * b.n  # the cut opened every relay: recompute power next step
