@@ -63,7 +63,14 @@ class Session:
     def limit_reached(self):
         k = self.limit_kind
         if k == "minutes":
-            return codes.TIME_LIMIT if self.charge_ms >= self.limit_value * 60000 else None
+            # In seconds: minutes * 60000 passes 2**30 (a long int on the ESP32) for limits
+            # above 17 895 minutes. The reading that crosses the limit comes up to a meter
+            # sweep after it: the session is charged the time it bought, no more.
+            limit_s = self.limit_value * 60
+            if self.charge_ms // 1000 < limit_s:
+                return None
+            self.charge_ms = limit_s * 1000
+            return codes.TIME_LIMIT
         if k == "wh":
             return codes.ENERGY_LIMIT if self.mwh >= self.limit_value * 1000 else None
         if k == "fen":

@@ -389,7 +389,6 @@ def check(plan, events, wire=None):
     matched = set()
     worst = 0.0
     worst_key = None
-    plus_one = 0  # time limits recorded one second over (see _exact)
     for x in plan["sessions"]:
         name = "session %s (%s, port %d, commanded at t=%s, day %.2f)" % (
             x["key"], x["kind"], x["port"], x["t_cmd"], x["t_cmd"] / DAY_S)
@@ -424,8 +423,6 @@ def check(plan, events, wire=None):
                          % (name, got, end["charge_s"], end["wh"], x["reason"]))
             continue
         fails.extend(_exact(name, x, end, relay_s))
-        if "charge_s" in x and end["charge_s"] == x["charge_s"] + 1:
-            plus_one += 1
     for sid, e in ends.items():
         if sid not in starts:
             fails.append("session %s on port %d ended (%s) but never started in the log"
@@ -436,8 +433,7 @@ def check(plan, events, wire=None):
                          % (sid, s["port"], s["t"]))
     rep = {"sessions": len(plan["sessions"]), "started": len(matched),
            "ended": sum(1 for sid in matched if sid in ends),
-           "worst_start_s": round(worst, 1), "worst_start_session": worst_key,
-           "time_limit_plus_1s": plus_one}
+           "worst_start_s": round(worst, 1), "worst_start_session": worst_key}
     rep.update(_records(events, wire, fails))
     rep.update(_specials_seen(plan, events, fails))
     rep["failures"] = fails
@@ -448,10 +444,9 @@ def _exact(name, x, end, relay_s):
     out = []
     cs = end["charge_s"]
     if x["reason"] == "time_limit":
-        # the limit ends the session at the first reading past it: readings come ~1 s
-        # apart, so charge_s is the limit, or one more when that reading came a full
-        # second after it (the tolerance of test_control_scenarios' time-limit tests)
-        if not x["charge_s"] <= cs <= x["charge_s"] + 1:
+        # the limit ends the session at the first reading past it and charges exactly
+        # the time bought (port.Session.limit_reached)
+        if cs != x["charge_s"]:
             out.append("%s: charge_s %s, want exactly %d" % (name, cs, x["charge_s"]))
     # charge_s is relay-closed time, counted per meter reading and floored to the second;
     # a cut loses what the journal had not saved (<= one checkpoint and one reading)
