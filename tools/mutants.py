@@ -29,6 +29,23 @@ T_SCEN = "host_tests/test_control_scenarios.py::"
 
 # (name, file, original snippet, replacement, named tests, why it matters)
 MUTATIONS = [
+    ("hold-until-not-refreshed", "firmware/app.py",
+     "        self.hold_until = fresh(clock, now, self.hold_until)\n",
+     "        pass\n",
+     ["host_tests/test_stored_ticks.py::test_fresh_entries_really_are_refreshed",
+      "host_tests/test_month_uptime.py"],
+     "after 6.2 days of uptime the boot hold looks ahead again: no relay closes for 6.2 days"),
+    ("power-on-counted-as-crash", "main.py",
+     "    crashes = bootguard.note_boot(state_dir, cause not in _NOT_CRASHES)\n",
+     "    crashes = bootguard.note_boot(state_dir, True)\n",
+     ["host_tests/test_main_net_boot.py::test_a_burst_of_power_ups_is_not_a_crash_loop"],
+     "a recloser's burst of power-ups puts the cabinet in safe mode"),
+    ("ntc-saturation-read-as-cold", "drivers/ntc.py",
+     "        if uv >= self.rail_high_uv:\n            self.ohms = None\n            return None, high\n",
+     "",
+     ["host_tests/dual/test_ntc.py::test_saturated_cold_reading_is_a_fault_not_a_temperature",
+      "host_tests/dual/test_ntc.py::test_open_and_short_are_faults_not_temperatures"],
+     "an open NTC reads about -26 C: cabinet over-temperature protection goes blind"),
     ("trip-no-relay-off", "firmware/protection.py",
      "        app.relays.set(p, False)  # fail safe first, whatever the bookkeeping says\n",
      "        pass\n",
@@ -36,7 +53,7 @@ MUTATIONS = [
       T_ORDER + "test_overpower_trip_opens_the_relay_before_any_flash_write"],
      "a trip writes flash (alarm, journal) before the relay opens: a short stays fed"),
     ("unplug-no-window-average", "firmware/port.py",
-     "                and self._window_avg_mw(energy_mwh) < self.unplug_mw):\n"
+     "                and self._window_quiet(energy_mwh)):\n"
      "            return codes.UNPLUGGED, False\n",
      "                ):\n"
      "            return codes.UNPLUGGED, False\n",
