@@ -165,7 +165,7 @@ def run(app, board, cfg, state_dir="state", max_ticks=None, wdt=None, panel=None
     app.net = net  # tests and the REPL look at the link from here
     panel.cloud = net.cloud
     net.cloud.on_auth = (  # pyright: ignore[reportAttributeAccessIssue]
-        lambda rid, ok, limit, order: panel.on_auth_result(ok, limit, None, rid))
+        lambda rid, ok, limit, order: panel.on_auth_result(ok, limit, None, rid, order))
     started = clock.ticks_ms()
     stable = False
     ticks = 0

@@ -54,9 +54,9 @@ class Panel:
     def _authorize(self, card, port):
         return self.cloud.request_auth(card, port) if self.cloud is not None else None
 
-    def _start(self, port, auth, limit):
+    def _start(self, port, auth, limit, order=None):
         return self.app.start(port, "card:" + auth if not auth.startswith("card:") else auth,
-                              limit)
+                              limit, order)
 
     def _stop(self, port):
         return self.app.stop(port, codes.USER_STOP)
@@ -75,8 +75,8 @@ class Panel:
     def _states(self):
         return self.app.state
 
-    def on_auth_result(self, ok, limit=None, reason=None, rid=None):
-        return self.flow.on_auth_result(ok, limit, reason, rid)
+    def on_auth_result(self, ok, limit=None, reason=None, rid=None, order=None):
+        return self.flow.on_auth_result(ok, limit, reason, rid, order)
 
     # --- every tick ---
     def step(self):

@@ -124,13 +124,14 @@ class Resident:
         elif st == MESSAGE:
             self._leave_message()
 
-    def on_auth_result(self, ok, limit=None, reason=None, rid=None):
-        """The server's answer to authorize(). Returns False when nobody waits for it."""
+    def on_auth_result(self, ok, limit=None, reason=None, rid=None, order=None):
+        """The server's answer to authorize(); order: the server's order id for the
+        session record. Returns False when nobody waits for it."""
         if self.state != AUTH or (rid is not None and rid != self.request):
             return False  # late (already decided offline), cancelled, or another request
         self.request = None
         if ok:
-            self._open(limit or self.default_limit)
+            self._open(limit or self.default_limit, order)
         else:
             self.deny_reason = reason
             self._refuse(T.CARD_DENIED)
@@ -230,9 +231,9 @@ class Resident:
         else:
             self._refuse(T.OFFLINE_UNKNOWN)
 
-    def _open(self, limit):
+    def _open(self, limit, order=None):
         p = self.port
-        err = self._start(p, "card:%s" % self.card, limit)
+        err = self._start(p, "card:%s" % self.card, limit, order)
         if err is None:
             self._hold(self.card)
             self._message(T.STARTED, p)

@@ -33,8 +33,8 @@ class Cabinet:
         self.rid += 1
         return "r%d" % self.rid
 
-    def start(self, port, auth, limit):
-        self.starts.append((port, auth, limit))
+    def start(self, port, auth, limit, order=None):
+        self.starts.append((port, auth, limit) if order is None else (port, auth, limit, order))
         if self.start_result is None:
             self.states[port] = codes.OPEN
             self.charging[auth[5:]] = port
@@ -78,6 +78,15 @@ def test_swipe_choose_confirm_starts_the_port_typed():
     assert cab.starts == [(6, "card:" + CARD, {"minutes": 240})]
     assert flow.view() == (T.MSG, (T.STARTED, 6))
     assert flow.pop_beep() == "start"
+
+
+def test_the_servers_order_id_reaches_the_session_start():
+    # auth_result may carry the server's order (PROTOCOL.md): the session record keeps it
+    clock, cab, flow = _flow()
+    flow.swipe(CARD)
+    _keys(flow, "3##")
+    assert flow.on_auth_result(True, {"fen": 300}, None, rid="r1", order="ORD-42")
+    assert cab.starts == [(2, "card:" + CARD, {"fen": 300}, "ORD-42")]
 
 
 def test_choose_screen_shows_digits_and_port_states():

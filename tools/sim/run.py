@@ -176,7 +176,7 @@ class Sim:
             cloud.on_auth = self._on_auth
 
     def _on_auth(self, rid, ok, limit, order):
-        self.panel.on_auth_result(ok, limit, None, rid)
+        self.panel.on_auth_result(ok, limit, None, rid, order)
 
     def capture(self):
         """--screens: each distinct OLED frame, as the panel shows it, to a PNG."""
