@@ -41,7 +41,9 @@ MUTATIONS = [
      ["host_tests/test_main_net_boot.py::test_a_burst_of_power_ups_is_not_a_crash_loop"],
      "a recloser's burst of power-ups puts the cabinet in safe mode"),
     ("ntc-saturation-read-as-cold", "drivers/ntc.py",
-     "        if uv >= self.rail_high_uv:\n            self.ohms = None\n            return None, high\n",
+     "        if uv >= self.rail_high_uv:\n"
+     "            self.ohms = None\n"
+     "            return None, high\n",
      "",
      ["host_tests/dual/test_ntc.py::test_saturated_cold_reading_is_a_fault_not_a_temperature",
       "host_tests/dual/test_ntc.py::test_open_and_short_are_faults_not_temperatures"],
