@@ -7,6 +7,7 @@ import json
 
 import scenario
 import simlink
+from jsonlines import JsonLines
 from run import Sim
 from vclock import CLOCK
 
@@ -16,15 +17,6 @@ from firmware.cloud import load_overrides
 
 KEY = binascii.unhexlify(config_mod.TEST_KEY)
 _N = [0]
-
-
-class _Out:
-    def __init__(self):
-        self.events = []
-
-    def write(self, s):
-        if s != "\n":
-            self.events.append(json.loads(s))
 
 
 class FakeUplink:
@@ -56,7 +48,7 @@ class FakeUplink:
 def cabinet(ports=4, config=None, events=()):
     sc = scenario.load({"cabinet": {"ports": ports, "config": config or {}},
                         "duration_s": 36000, "events": list(events)})
-    out = _Out()
+    out = JsonLines()
     sim = Sim(sc, out)
     cloud = simlink.make_cloud(sim)
     up = FakeUplink()

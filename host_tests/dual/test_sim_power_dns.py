@@ -1,22 +1,12 @@
 # The simulator's hostile network and power (tools/sim/run.py): a DNS outage and a burst
 # of five power-ups within four minutes, with two sessions charging (both VMs).
-import json
-
 import machine
+from jsonlines import JsonLines
 from run import Sim
 from scenario import load
 from vclock import CLOCK, RTC_POWER_UP, START_TICKS_MS
 
 START = 1764201600
-
-
-class _Out:
-    def __init__(self):
-        self.events = []
-
-    def write(self, s):
-        if s != "\n":
-            self.events.append(json.loads(s))
 
 
 def test_power_up_burst_during_a_dns_outage():
@@ -29,7 +19,7 @@ def test_power_up_burst_during_a_dns_outage():
         {"t": 100, "power_cut": {"duration_s": 5, "repeat": 5, "every_s": 48}},
         {"t": 350, "cmd": {"op": "stop", "port": 1}},  # the clock is not known yet
     ]})
-    out = _Out()
+    out = JsonLines()
     sim = Sim(sc, out, panel=False)
     seen = {}
 
