@@ -83,8 +83,13 @@ class Resolver:
         clock = self.clock
         now = clock.ticks_ms()
         hit = self.cache.get(host)
-        if hit is not None and clock.ticks_diff(hit[1], now) > 0:
-            return hit[0]
+        if hit is not None:
+            # An expiry is never more than _MAX_TTL_S ahead: one further off is an entry
+            # left unused past the ticks' half period (6.2 days), long expired.
+            left_ms = clock.ticks_diff(hit[1], now)
+            if 0 < left_ms <= _MAX_TTL_S * 1000:
+                return hit[0]
+            del self.cache[host]
         p = self.pending
         if p is None or p[0] != host:
             self._close()

@@ -80,7 +80,7 @@ STORED = {
                                          "given up after `tries` sends"),
     "firmware/dns.py:Resolver.p[]": ("rearmed", "the pending query's send time, per send"),
     "firmware/dns.py:Resolver.cache": (
-        "rearmed", "expiry at most _MAX_TTL_S ahead; consulted only at connect time"),
+        "rearmed", "expiry at most _MAX_TTL_S ahead: one further off is dropped as stale"),
     # --- drivers ---
     "drivers/mfrc522.py:MFRC522._field_ms": ("oneshot", "field-on guard: _guard flag"),
     "drivers/mfrc522.py:MFRC522._last_ms": (

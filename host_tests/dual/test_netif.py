@@ -231,6 +231,20 @@ def test_dns_lookup_is_non_blocking_and_cached():
     del replies
 
 
+def test_a_dns_answer_left_unused_for_weeks_is_not_taken_as_fresh():
+    # ticks_diff wraps every 12.4 days: an expiry stored then looks 1 h ahead again
+    _fresh()
+    mod = FakeSockMod(lambda q: None)
+    r = Resolver("192.168.4.1", CLOCK, sock_mod=mod)
+    assert r.lookup("mqtt.example.cn") is None
+    q, _ = mod.socks[0].sent[0]
+    mod.socks[0].inbox.append(_dns_reply(q, [(1, 3600, b"\x2f\x5c\x01\x02")]))
+    assert r.lookup("mqtt.example.cn") == "47.92.1.2"
+    CLOCK.advance_ms((1 << 30) - 1800000)  # 12.4 days on: the expiry reads 1.5 h ahead
+    assert r.lookup("mqtt.example.cn") is None  # stale: asks again
+    assert len(mod.socks) == 2
+
+
 def test_dns_retries_then_times_out_and_reports_nxdomain():
     _fresh()
     mod = FakeSockMod(lambda q: None)
