@@ -18,6 +18,7 @@ import json
 
 import pytest
 import scenario as scenario_mod
+from dual.jsonlines import JsonLines
 from run import Sim
 
 from firmware import store
@@ -79,18 +80,11 @@ def busy(duration_s=400):
                               "duration_s": duration_s, "events": ev})
 
 
-class Records:
+class Records(JsonLines):
     """The log's delivered records (no broker: the simulator acks them into the log)."""
 
-    def __init__(self):
-        self.lines = []
-
-    def write(self, s):
-        if s != "\n":
-            self.lines.append(json.loads(s))
-
     def records(self):
-        return [e["payload"] for e in self.lines if e["ev"] == "record"]
+        return [e["payload"] for e in self.events if e["ev"] == "record"]
 
 
 def run_with_cut(sc, state_dir, monkeypatch, cut_at):
@@ -212,7 +206,7 @@ def test_a_port_locked_by_a_trip_stays_locked_across_a_power_cut(tmp_path):
     out = Records()
     sim = Sim(sc, out, state_dir=str(tmp_path), panel=False)
     sim.run()
-    ev = out.lines
+    ev = out.events
     boot = [e["t"] for e in ev if e["ev"] == "power" and e["on"]]
     assert boot, ev
     assert sim.app.state[0] == "locked" and sim.app.lock_reason[0] == "overcurrent"
