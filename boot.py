@@ -5,7 +5,7 @@
 import machine
 
 try:
-    from firmware.config import DEFAULT_PINS
+    from firmware.system.config import DEFAULT_PINS
 
     pins = dict(DEFAULT_PINS)
     try:

@@ -9,15 +9,16 @@ import time
 import machine
 
 from drivers import cabinet
-from firmware import bootguard, codes
-from firmware import config as config_mod
-from firmware.app import App
-from firmware.cloud import Cloud, load_overrides, uplink_opts
-from firmware.journal import Journal
-from firmware.outbox import Outbox
-from firmware.panel import Panel
-from firmware.persist import Persist
-from firmware.wallclock import WallClock
+from firmware.core import codes
+from firmware.core.app import App
+from firmware.panel.panel import Panel
+from firmware.protocol.cloud import Cloud, load_overrides, uplink_opts
+from firmware.store.journal import Journal
+from firmware.store.outbox import Outbox
+from firmware.store.persist import Persist
+from firmware.system import bootguard
+from firmware.system import config as config_mod
+from firmware.system.wallclock import WallClock
 
 TICK_MS = 20  # control tick: meter polls, protection, relays
 TICK_BUDGET_MS = 50  # the longest gap allowed between two control ticks, network included
@@ -45,7 +46,7 @@ class Console:
 
 def build(cfg_path="config.json", state_dir="state", clock=None, emit=None):
     """(app, board, cfg, problems): relays off, ports restored, nothing started yet.
-    In safe mode app is a firmware.safemode.SafeApp (app.safe is True): no journal, no
+    In safe mode app is a firmware.system.safemode.SafeApp (app.safe is True): no journal, no
     meters, relays off; run_safe() brings the network up around it."""
     cfg, problems = config_mod.load(cfg_path)
     _mkdir(state_dir)
@@ -60,7 +61,7 @@ def build(cfg_path="config.json", state_dir="state", clock=None, emit=None):
     outbox = Outbox(state_dir, prefix=cfg["cabinet_id"] + "-")
     wall = WallClock(board.clock, state_dir, _set_rtc, cause == machine.PWRON_RESET)
     if why is not None:
-        from firmware.safemode import SafeApp
+        from firmware.system.safemode import SafeApp
 
         app = SafeApp(board, cfg, outbox, crashes, lambda: bootguard.mark_stable(state_dir),
                       why, wall)
@@ -82,14 +83,14 @@ class Net:
 
     Everything here is stepped from the main loop after the protection has run, and
     nothing waits: the link connects in the background, DNS and NTP are single UDP
-    exchanges (firmware/dns.py, netif.Ntp), and every socket wait inside the uplink runs
-    the control tick between 10 ms slices (firmware/slicesock.py), so neither a dead
+    exchanges (firmware/link/dns.py, netif.Ntp), and every socket wait inside the uplink runs
+    the control tick between 10 ms slices (firmware/link/slicesock.py), so neither a dead
     resolver nor a dead broker delays a trip."""
 
     def __init__(self, app, board, cfg, state_dir, network, idle, outbox, wall, cloud_cls=Cloud):
-        from firmware import netif
-        from firmware.dns import Resolver
-        from firmware.uplink import Uplink
+        from firmware.link import netif
+        from firmware.link.dns import Resolver
+        from firmware.link.uplink import Uplink
 
         clock = board.clock
         self.cfg = cfg
@@ -194,7 +195,7 @@ def run_safe(app, board, cfg, state_dir="state", max_ticks=None, network=None):
     """Safe mode's loop: relays off, no app; the network up for the `safe_mode` alarm and
     `status`, `unlock`, `reboot`. After SAFE_CLEAR_MS it restarts normally (not after a
     held service button). No watchdog: Ctrl-C reaches the REPL. Returns after max_ticks."""
-    from firmware.safemode import SafeCloud
+    from firmware.system.safemode import SafeCloud
 
     clock = board.clock
     auto_clear = not app.why.startswith("service")

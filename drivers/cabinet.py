@@ -82,7 +82,7 @@ class Board:
 
 # One I2C bus carries the SSD1306 (400 kHz max) and the keypad's PCF8574 (datasheet:
 # f_SCL 100 kHz max): the bus runs at the slower part's limit. A page of the OLED then
-# takes ~12 ms (firmware/display.py pushes one page per tick).
+# takes ~12 ms (firmware/panel/display.py pushes one page per tick).
 I2C_HZ = 100000
 RFID_SPI_HZ = 5000000  # MFRC522: up to 10 MHz (datasheet 8.1.2); 5 MHz leaves margin
 
@@ -91,7 +91,7 @@ def build(cfg, machine, time_mod, clock=None):
     from drivers.inputs import Debounced
     from drivers.ntc import NTC
     from drivers.relays import HC595Relays, PinRelays
-    from firmware.config import pin_problem
+    from firmware.system.config import pin_problem
 
     pins = cfg["pins"]
     why = pin_problem(pins)

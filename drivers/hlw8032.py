@@ -309,7 +309,7 @@ class PulseEnergy:
     `mwh` is exactly floor(pulses * Pparam * Kv*Ki / 3.6e9) with Kv*Ki taken in
     milli-units (exact for Kv = 1.88, Ki = 1.0). Both counters wrap at 2**30 (1073 kWh:
     a busy port's year or two), like ticks, so they stay small ints on the ESP32; take
-    differences with firmware/ticks.py counter_diff().
+    differences with firmware/core/ticks.py counter_diff().
     """
 
     def __init__(self, kv=1.88, ki=1.0, max_w=_MAX_W):

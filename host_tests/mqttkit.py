@@ -24,7 +24,7 @@ import paho.mqtt.client as mqtt
 from mpy import MICROPYTHON, ROOT
 from schemas import check_mqtt
 
-from firmware import config as config_mod
+from firmware.system import config as config_mod
 
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
 NO_MOSQUITTO = ("mosquitto is not installed (looked in PATH and /usr/sbin): `make test` "

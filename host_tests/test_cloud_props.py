@@ -1,4 +1,4 @@
-"""Hostile commands through firmware/cloud.py on CPython: each gets the reply code the
+"""Hostile commands through firmware/protocol/cloud.py on CPython: each gets the reply code the
 protocol gives it, exactly one reply, and nothing changes (ports, sessions, relays,
 config, cards, clock, the files in the state directory but the replay list).
 
@@ -23,9 +23,10 @@ from run import Sim
 from schemas import check
 from vclock import CLOCK
 
-from firmware import codes, commands, jws
-from firmware import config as config_mod
-from firmware.app import _parse_limit
+from firmware.core import codes
+from firmware.core.app import _parse_limit
+from firmware.protocol import commands, jws
+from firmware.system import config as config_mod
 
 KEY = binascii.unhexlify(config_mod.TEST_KEY)
 EXAMPLES = 12000 if FULL else 2000

@@ -8,7 +8,7 @@ import subprocess
 import pytest
 from mpy import run_mpy
 
-from firmware import config as config_mod
+from firmware.system import config as config_mod
 from tools import deploy
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -41,7 +41,7 @@ def test_dry_run_lists_every_action_and_runs_none(tmp_path):
     out = p.stdout
     assert "cabinet cab-007, 10 ports -> /dev/null (dry run" in out
     # Every device module is compiled to .mpy under build/deploy ...
-    sources = (sorted(glob.glob("firmware/*.py", root_dir=ROOT))
+    sources = (sorted(glob.glob("firmware/**/*.py", root_dir=ROOT, recursive=True))
                + sorted(glob.glob("drivers/*.py", root_dir=ROOT))
                + ["lib/" + m for m in deploy.LIB_MODULES])
     for src in sources:
@@ -50,7 +50,7 @@ def test_dry_run_lists_every_action_and_runs_none(tmp_path):
     board = [line for line in out.splitlines() if "mpremote connect /dev/null" in line]
     assert board[0].endswith("mpremote connect /dev/null exec 'import machine, sys")
     assert all(" /dev/null resume " in line for line in board[1:]), board
-    for mpy in ("firmware/app.mpy", "drivers/cabinet.mpy", "lib/ssd1306.mpy",
+    for mpy in ("firmware/core/app.mpy", "drivers/cabinet.mpy", "lib/ssd1306.mpy",
                 "lib/glyphs_zh.mpy", "lib/umqtt/simple.mpy"):
         assert any("fs cp " in line and "build/deploy/" + mpy in line for line in board), mpy
     assert any(line.endswith("fs cp %s :config.json" % cfg) for line in board)
@@ -144,7 +144,7 @@ exec(%r)
 print(sorted(os.listdir("firmware")), sorted(os.listdir("lib")), os.listdir("lib/umqtt"),
       sorted(os.listdir("state")))
 exec(%r)
-from firmware import bootguard
+from firmware.system import bootguard
 print("unstable", bootguard.note_boot("state"))
 ''' % (hold, str(flash), prepare, stable))
     assert "wdt %d\ntimer 1000\nfed\n" % deploy.WDT_HOLD_MS in out

@@ -1,11 +1,11 @@
 # The docs that are derived from the code stay in step with it: the config key table
 # (tools/config_doc.py), the wiring diagram and pin table (DEFAULT_PINS), and the staff
-# guide's coverage of every alarm code and end reason (firmware/codes.py).
+# guide's coverage of every alarm code and end reason (firmware/core/codes.py).
 import os
 import re
 
-from firmware import codes
-from firmware import config as config_mod
+from firmware.core import codes
+from firmware.system import config as config_mod
 from tools import config_doc, wiring_diagram
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

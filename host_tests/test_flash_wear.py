@@ -3,17 +3,17 @@
 The unix port has os.VfsLfs2, the same extmod code and defaults as the ESP32 build
 (4096-byte blocks, 32-byte read/prog, cache 128, block_cycles 100). A RAM block device
 counts block erases while the real modules write: checkpoints of 10 charging ports, and
-outbox put+ack pairs. The figures back the flash-life statement in firmware/journal.py.
+outbox put+ack pairs. The figures back the flash-life statement in firmware/store/journal.py.
 """
 
 from mpy import run_mpy
 
 MEASURE = """
 import os
-from firmware.billing import Bill, Tariff
-from firmware.journal import Journal, record
-from firmware.outbox import Outbox
-from firmware.port import Session
+from firmware.core.billing import Bill, Tariff
+from firmware.store.journal import Journal, record
+from firmware.store.outbox import Outbox
+from firmware.core.session import Session
 
 class RamFlash:
     # littlefs extended block-device interface; ioctl 6 erases a block
@@ -100,7 +100,7 @@ def test_flash_life_is_ten_years_and_more_at_the_documented_rates():
     print("journal: %d B/write, %.3f erases/write; outbox: %.3f erases/append"
           % (j_bytes, j_erase, o_erase))
     # a record above the 128-byte inline limit takes a fresh block each write, plus the
-    # directory's metadata compactions: firmware/journal.py states 1.07
+    # directory's metadata compactions: firmware/store/journal.py states 1.07
     assert 1.0 <= j_erase <= 1.1
     assert 1.0 <= o_erase <= 1.1
     assert 300 <= j_bytes <= 400

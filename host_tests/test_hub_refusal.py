@@ -9,7 +9,7 @@ import threading
 from hubkit import HubProc, call, hub_cli, wait_for
 from mqttkit import Mosquitto
 
-from firmware import codes
+from firmware.core import codes
 from tools import texts
 from tools.hub.lightcab import LightCabinet
 

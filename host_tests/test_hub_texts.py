@@ -9,7 +9,7 @@ import time
 import paho.mqtt.client as mqtt
 from mqttkit import Mosquitto
 
-from firmware import codes
+from firmware.core import codes
 from tools import texts
 from tools.monitor.webhook import body_for
 

@@ -1,4 +1,4 @@
-"""firmware/jws.py interoperates with a standard JWT library (PyJWT), on CPython and on
+"""firmware/protocol/jws.py interoperates with a standard JWT library (PyJWT), on CPython and on
 the MicroPython unix port: a server can sign commands with any JWT library."""
 
 import json
@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from mpy import run_mpy
 
-from firmware import jws
+from firmware.protocol import jws
 
 # The project test key is 26 bytes; PyJWT warns below 32 (RFC 7518 3.2), which is
 # about key strength, not interoperability, so the warning is silenced here.
@@ -70,7 +70,7 @@ def test_unix_port_verifies_pyjwt_tokens_and_pyjwt_accepts_unix_port_tokens():
     tokens_long = [jwt.encode(CLAIMS, long_key, algorithm="HS256")]
     code = """
 import json
-from firmware import jws
+from firmware.protocol import jws
 KEY = %r
 for t in %r:
     c, err = jws.verify(t, KEY)

@@ -229,7 +229,7 @@ def test_safe_mode_clears_itself_after_a_stable_period_not_after_the_service_but
     out = run_mpy(RIG + r'''
 machine.RESET_CAUSE[0] = machine.HARD_RESET
 import main
-from firmware import bootguard
+from firmware.system import bootguard
 app, board, cfg, problems = main.build(%r, %r, clock=CLOCK)
 print("safe", app.safe)
 t0 = CLOCK.us

@@ -19,7 +19,7 @@ from vclock import CLOCK
 from hlw8032_emu import HLW8032Emu
 from rxmux import RxMux
 from relay_model import HC595Chain, Relay
-from firmware.config import DEFAULT_PINS as P
+from firmware.system.config import DEFAULT_PINS as P
 machine.reset_board()
 chain = HC595Chain(2, P["relay_latch"], data_id=P["relay_data"], clk_id=P["relay_clock"],
                    oe_id=P["relay_oe"], power_on=0xFFFF)

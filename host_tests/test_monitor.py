@@ -130,7 +130,7 @@ def test_alarm_feed_newest_first_deduplicated_and_cleared():
 
 # The firmware's own records of the demo day's port 6 (wire 5): a heater trips overcurrent
 # at 09:06:50 and locks the port; staff unlock it at 09:10:00, which clears both alarms
-# (firmware/app.py unlock). Each alarm is raised once and cleared once, each record with an
+# (firmware/core/app.py unlock). Each alarm is raised once and cleared once, each record with an
 # id of its own; an alarm is matched by code and port (PROTOCOL.md: id is the record's).
 DAY_ALARMS = [
     {"id": "sim-001-1-a1", "t": 1764205610, "state": "raised", "level": "critical", "port": 5,
@@ -181,7 +181,7 @@ def test_a_clear_without_its_raise_is_shown_but_is_no_unacknowledged_critical():
 
 
 def test_one_clear_ends_an_alarm_raised_again_at_another_level():
-    # firmware/protection.py: cabinet_overtemp raised as a warning, then as critical (same
+    # firmware/core/protection.py: cabinet_overtemp raised as a warning, then as critical (same
     # code, no clear between), then one clear of the alarm
     m = Model()
     w = msg(m, "ebike/c/alarm", alarm(1, code="cabinet_overtemp", port=None, level="warning"))

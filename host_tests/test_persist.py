@@ -1,4 +1,4 @@
-"""Power cuts at every flash write (firmware/persist.py, journal.py, outbox.py).
+"""Power cuts at every flash write (firmware/store/persist.py, journal.py, outbox.py).
 
 The firmware core runs in-process (CPython) on the virtual board with its journal and
 outbox in a temporary directory. A cut is raised just before the Nth flash write of a
@@ -21,8 +21,8 @@ import scenario as scenario_mod
 from dual.jsonlines import JsonLines
 from run import Sim
 
-from firmware import store
-from firmware.outbox import Outbox
+from firmware.store.outbox import Outbox
+from firmware.store.store import store
 
 
 class Cut(BaseException):
@@ -176,7 +176,7 @@ def test_restore_queues_a_journaled_pending_record_again(tmp_path, kind):
     # The journal says a record was pending; the outbox never got it.
     from vclock import CLOCK
 
-    from firmware.journal import Journal, record
+    from firmware.store.journal import Journal, record
     d = str(tmp_path)
     j = Journal(d, 1, CLOCK)
     payload = {"id": "CAB-1-1:%s" % kind[8], "sid": "CAB-1-1", "port": 0, "ev": kind}

@@ -25,17 +25,17 @@ import tempfile
 from conftest import FULL
 from mpy import MICROPYTHON, PRELUDE
 
-from firmware import store
-from firmware.outbox import Outbox
+from firmware.store.outbox import Outbox
+from firmware.store.store import store
 
 KILLS = 300 if FULL else 60
 SEED = int(os.environ.get("KILL_SEED", "20251127"))
 
 WRITER = PRELUDE + """
 from flashcut import FlashCut
-from firmware import outbox, store
-from firmware.journal import Journal
-from firmware.outbox import Outbox
+from firmware.store.store import outbox, store
+from firmware.store.journal import Journal
+from firmware.store.outbox import Outbox
 d = sys.argv[1]
 i = int(sys.argv[2])
 FlashCut(int(sys.argv[3].rstrip("t")), sys.argv[3].endswith("t")).install(store, outbox)

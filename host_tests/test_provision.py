@@ -2,7 +2,7 @@
 back to the right URLs (PNG with zxing-cpp; SVG rasterised from its own paths), clear
 errors naming the bad argument.
 
-Every key provisioning writes (build.NEEDED) is in firmware/config.py's schema.
+Every key provisioning writes (build.NEEDED) is in firmware/system/config.py's schema.
 """
 
 import json
@@ -16,7 +16,7 @@ import pytest
 import zxingcpp
 from PIL import Image, ImageDraw
 
-from firmware import config as fwconfig
+from firmware.system import config as fwconfig
 from tools.provision import __main__ as cli
 from tools.provision.build import NEEDED, build, url_for
 
@@ -28,8 +28,8 @@ SVG_NS = "{http://www.w3.org/2000/svg}"
 
 @pytest.fixture
 def schema():
-    """firmware/config.py holds every key provisioning writes (build.NEEDED)."""
-    assert not MISSING, "firmware/config.py SCHEMA lacks %s" % ", ".join(MISSING)
+    """firmware/system/config.py holds every key provisioning writes (build.NEEDED)."""
+    assert not MISSING, "firmware/system/config.py SCHEMA lacks %s" % ", ".join(MISSING)
 
 
 def provision(tmp_path, *extra, ports="10", cabinet="cab-0001"):

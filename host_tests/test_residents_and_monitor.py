@@ -2,7 +2,7 @@
 
 The simulator runs the real front panel: a `swipe` holds the card to the virtual MFRC522
 (register-level model) read by the real driver, `keys` press the virtual 3x4 keypad read
-by the real keypad driver, and the resident flow (firmware/resident.py) decides. With no
+by the real keypad driver, and the resident flow (firmware/panel/resident.py) decides. With no
 server connected, authorisation falls back to the offline card list at once.
 """
 

@@ -21,20 +21,21 @@ import smallint  # noqa: E402
 import steady  # noqa: E402
 
 from drivers.hlw8032 import PulseEnergy  # noqa: E402
-from firmware import config as config_mod  # noqa: E402
-from firmware.port import Judge, Session  # noqa: E402
-from firmware.protection import Protection  # noqa: E402
-from firmware.ticks import WRAP_MASK, counter_diff, wrap_add  # noqa: E402
+from firmware.core.protection import Protection  # noqa: E402
+from firmware.core.session import Judge, Session  # noqa: E402
+from firmware.core.ticks import WRAP_MASK, counter_diff, wrap_add  # noqa: E402
+from firmware.system import config as config_mod  # noqa: E402
 
 
 def test_the_steady_state_tick_touches_no_int_of_2_30_or_more():
     w, app = smallint.check(400)
     assert w.big == {}, "long ints on the ESP32 in the hot path: %s" % w.big
     assert w.frames > 10000 and w.checked > 100000, (w.frames, w.checked)
-    hot = ("firmware/app.py:tick", "firmware/app.py:_reading", "firmware/app.py:_housekeeping",
-           "firmware/port.py:judge", "firmware/billing.py:add_energy",
-           "firmware/billing.py:_energy_price", "firmware/feeder.py:_pick",
-           "firmware/protection.py:reading", "drivers/meterscan.py:poll",
+    hot = ("firmware/core/app.py:tick", "firmware/core/app.py:_reading",
+           "firmware/core/app.py:_housekeeping",
+           "firmware/core/session.py:judge", "firmware/core/billing.py:add_energy",
+           "firmware/core/billing.py:_energy_price", "firmware/core/feeder.py:_pick",
+           "firmware/core/protection.py:reading", "drivers/meterscan.py:poll",
            "drivers/meterscan.py:_take", "drivers/hlw8032.py:_add")
     assert not [f for f in hot if f not in w.seen], sorted(w.seen)
     # What the run went through: every meter counter wrapped, the TOU slot changed
@@ -54,8 +55,8 @@ def test_the_check_finds_unix_seconds_in_the_hot_path(monkeypatch):
 
     w, _ = smallint.check(60, patch=unix_seconds)
     where = sorted(w.big)
-    assert any(k.startswith("firmware/feeder.py:_pick ") for k in where), where
-    assert any(k.startswith("firmware/billing.py:add_energy ") for k in where), where
+    assert any(k.startswith("firmware/core/feeder.py:_pick ") for k in where), where
+    assert any(k.startswith("firmware/core/billing.py:add_energy ") for k in where), where
 
 
 def test_counters_wrap_like_ticks():

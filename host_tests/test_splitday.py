@@ -89,7 +89,7 @@ def test_split_run_matches_the_one_vm_simulator(tree):
     # "ticks_wrap": its observation of the clock (docs/soak.md), not split
     assert counts == {k: v for k, v in want_counts.items() if k not in ("boot", "ticks_wrap")}
     mods = summary["modules"]
-    assert "firmware.app" in mods and "drivers.ntc" in mods
+    assert "firmware.core.app" in mods and "drivers.ntc" in mods
     for world in ("machine", "board", "chargers", "scenario", "run", "hlw8032_emu"):
         assert world not in mods
 

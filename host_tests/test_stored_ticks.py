@@ -5,7 +5,7 @@
 # after 6.2 days of uptime. This lint scans firmware/, drivers/ and main.py for every
 # attribute assigned from a ticks value (ticks_ms/ticks_us/ticks_add, the drivers'
 # aliases, or a local or `now` argument holding one) and fails unless that attribute is
-# in STORED below with how it is kept comparable (firmware/ticks.py):
+# in STORED below with how it is kept comparable (firmware/core/ticks.py):
 #   fresh     its age saturates at AGE_CAP_MS at least once a second (fresh()/fresh_all(),
 #             or a driver's _AGE_CAP_MS clamp); checked here: the module really calls it
 #   oneshot   a one-shot deadline or window: a flag (or None) stops the comparison once
@@ -28,58 +28,59 @@ FRESH_CALLS = {"fresh", "fresh_all"}
 
 STORED = {
     # --- the firmware core ---
-    "firmware/app.py:App.hold_until": ("fresh", "boot hold deadline; _housekeeping"),
-    "firmware/app.py:App.last_close_ms": ("fresh", "relay stagger; _housekeeping"),
-    "firmware/app.py:App.state_ms": ("fresh", "per-port state entry; _housekeeping"),
-    "firmware/app.py:App.last_ms": ("fresh", "last reading per port; _housekeeping"),
-    "firmware/app.py:App.next_second": ("rearmed", "checked every tick, re-armed each second"),
-    "firmware/feeder.py:Feeder.last_shed": ("fresh", "Feeder.refresh from _housekeeping"),
-    "firmware/protection.py:Protection.off_ms": ("fresh", "welded-relay grace; refresh()"),
-    "firmware/protection.py:Protection.over_since": ("fresh", "overpower hold; refresh()"),
-    "firmware/journal.py:Journal.last_ms": (
+    "firmware/core/app.py:App.hold_until": ("fresh", "boot hold deadline; _housekeeping"),
+    "firmware/core/app.py:App.last_close_ms": ("fresh", "relay stagger; _housekeeping"),
+    "firmware/core/app.py:App.state_ms": ("fresh", "per-port state entry; _housekeeping"),
+    "firmware/core/app.py:App.last_ms": ("fresh", "last reading per port; _housekeeping"),
+    "firmware/core/app.py:App.next_second": ("rearmed", "checked every tick, re-armed each second"),
+    "firmware/core/feeder.py:Feeder.last_shed": ("fresh", "Feeder.refresh from _housekeeping"),
+    "firmware/core/protection.py:Protection.off_ms": ("fresh", "welded-relay grace; refresh()"),
+    "firmware/core/protection.py:Protection.over_since": ("fresh", "overpower hold; refresh()"),
+    "firmware/store/journal.py:Journal.last_ms": (
         "rearmed", "written on every save: each state change and every checkpoint_s while "
         "charging, the only time due() compares it (a negative gap counts as due)"),
-    "firmware/cloud.py:Cloud._next_s": ("rearmed", "checked every tick, re-armed each second"),
-    "firmware/cloud.py:Cloud._tm_ms": ("fresh", "telemetry period; tick() once a second"),
-    "firmware/cloud.py:Cloud._full_ms": ("fresh", "full telemetry; tick() once a second"),
-    "firmware/cloud.py:Cloud.pending": (
+    "firmware/protocol/cloud.py:Cloud._next_s": ("rearmed",
+                                                 "checked every tick, re-armed each second"),
+    "firmware/protocol/cloud.py:Cloud._tm_ms": ("fresh", "telemetry period; tick() once a second"),
+    "firmware/protocol/cloud.py:Cloud._full_ms": ("fresh", "full telemetry; tick() once a second"),
+    "firmware/protocol/cloud.py:Cloud.pending": (
         "rearmed", "auth requests: the oldest is dropped AUTH_KEEP_MS after it was sent "
         "(checked once a second), at most AUTH_PENDING kept"),
-    "firmware/panel.py:Panel.next_reader": ("rearmed", "checked every tick, re-armed"),
-    "firmware/panel.py:Panel.next_screen": ("rearmed", "checked every tick, re-armed"),
-    "firmware/panel.py:Panel.rotate_since": ("fresh", "idle rotation; step() per screen"),
-    "firmware/resident.py:Resident._hold_ms": (
+    "firmware/panel/panel.py:Panel.next_reader": ("rearmed", "checked every tick, re-armed"),
+    "firmware/panel/panel.py:Panel.next_screen": ("rearmed", "checked every tick, re-armed"),
+    "firmware/panel/panel.py:Panel.rotate_since": ("fresh", "idle rotation; step() per screen"),
+    "firmware/panel/resident.py:Resident._hold_ms": (
         "oneshot", "card holdoff: _hold_card is cleared in tick() once HOLDOFF_MS is over"),
-    "firmware/resident.py:Resident._since": (
+    "firmware/panel/resident.py:Resident._since": (
         "rearmed", "set on entering each state; compared only in the timed states, which "
         "end by their own timeouts (seconds)"),
-    "firmware/display.py:Display._hold_ms": ("oneshot", "retry hold: None once over"),
-    "firmware/beeper.py:Beeper._due": ("rearmed", "set by play(); compared while playing"),
+    "firmware/panel/display.py:Display._hold_ms": ("oneshot", "retry hold: None once over"),
+    "firmware/panel/beeper.py:Beeper._due": ("rearmed", "set by play(); compared while playing"),
     # --- network (branch net rewrites these modules: keep this list in step) ---
-    "firmware/uplink.py:Uplink.flush_at": ("fresh", "backlog delay; _service() each step"),
-    "firmware/uplink.py:Uplink.up_ms": ("fresh", "stable-connection check; _service()"),
-    "firmware/uplink.py:Uplink.next_try": (
+    "firmware/link/uplink.py:Uplink.flush_at": ("fresh", "backlog delay; _service() each step"),
+    "firmware/link/uplink.py:Uplink.up_ms": ("fresh", "stable-connection check; _service()"),
+    "firmware/link/uplink.py:Uplink.next_try": (
         "rearmed", "compared every step while down; a due try connects or re-arms it"),
-    "firmware/uplink.py:Uplink.rx_ms": ("rearmed", "set at connect and on every read; "
+    "firmware/link/uplink.py:Uplink.rx_ms": ("rearmed", "set at connect and on every read; "
                                         "keepalive pings keep it recent while connected"),
-    "firmware/uplink.py:Uplink.tx_ms": ("rearmed", "set at connect and on every write"),
-    "firmware/uplink.py:Uplink.deadline": ("rearmed", "armed by each socket operation"),
-    "firmware/uplink.py:Uplink.last_idle": ("rearmed", "set every step"),
-    "firmware/uplink.py:Uplink.step_ms": ("rearmed", "set every step"),
-    "firmware/uplink.py:Uplink.ping_ms": ("oneshot", "None once the PINGRESP came; a ping "
+    "firmware/link/uplink.py:Uplink.tx_ms": ("rearmed", "set at connect and on every write"),
+    "firmware/link/uplink.py:Uplink.deadline": ("rearmed", "armed by each socket operation"),
+    "firmware/link/uplink.py:Uplink.last_idle": ("rearmed", "set every step"),
+    "firmware/link/uplink.py:Uplink.step_ms": ("rearmed", "set every step"),
+    "firmware/link/uplink.py:Uplink.ping_ms": ("oneshot", "None once the PINGRESP came; a ping "
                                           "unanswered for ping_timeout_ms drops the link"),
-    "firmware/uplink.py:Uplink.resolve_since": ("oneshot", "None once resolved or timed out"),
-    "firmware/netif.py:_Link.since": ("rearmed", "set on entering CONNECTING/UP; compared "
+    "firmware/link/uplink.py:Uplink.resolve_since": ("oneshot", "None once resolved or timed out"),
+    "firmware/link/netif.py:_Link.since": ("rearmed", "set on entering CONNECTING/UP; compared "
                                       "only while CONNECTING (connect_timeout_ms)"),
-    "firmware/netif.py:_Link.next_try": (
+    "firmware/link/netif.py:_Link.next_try": (
         "rearmed", "compared every step while DOWN; a due try re-arms it"),
-    "firmware/netif.py:Ppp.line_ms": ("rearmed", "set per chat line, compared while chatting"),
-    "firmware/netif.py:Ntp.next_ms": ("fresh", "step() every tick, the link up or not"),
-    "firmware/netif.py:Ntp.sent_ms": ("fresh", "step() every tick, the link up or not"),
-    "firmware/dns.py:Resolver.pending": ("rearmed", "a query: retried every retry_ms, "
+    "firmware/link/netif.py:Ppp.line_ms": ("rearmed", "set per chat line, compared while chatting"),
+    "firmware/link/netif.py:Ntp.next_ms": ("fresh", "step() every tick, the link up or not"),
+    "firmware/link/netif.py:Ntp.sent_ms": ("fresh", "step() every tick, the link up or not"),
+    "firmware/link/dns.py:Resolver.pending": ("rearmed", "a query: retried every retry_ms, "
                                          "given up after `tries` sends"),
-    "firmware/dns.py:Resolver.p[]": ("rearmed", "the pending query's send time, per send"),
-    "firmware/dns.py:Resolver.cache": (
+    "firmware/link/dns.py:Resolver.p[]": ("rearmed", "the pending query's send time, per send"),
+    "firmware/link/dns.py:Resolver.cache": (
         "rearmed", "expiry at most _MAX_TTL_S ahead: one further off is dropped as stale"),
     # --- drivers ---
     "drivers/mfrc522.py:MFRC522._field_ms": ("oneshot", "field-on guard: _guard flag"),
@@ -99,14 +100,14 @@ STORED = {
     "drivers/ct.py:CTMeters.seen_ms": ("fresh", "_AGE_CAP_MS clamp each sweep"),
     "drivers/ct.py:CTMeters._sweep_t0": ("rearmed", "each sweep"),
     "drivers/ct.py:CTMeters.sweep_ms": ("no_tick", "a duration"),
-    "firmware/replay.py:ReplayGuard.time_floor": ("no_tick", "epoch seconds"),
-    "firmware/ticks.py:.ts[]": ("no_tick", "fresh_all()'s own argument"),
+    "firmware/protocol/replay.py:ReplayGuard.time_floor": ("no_tick", "epoch seconds"),
+    "firmware/core/ticks.py:.ts[]": ("no_tick", "fresh_all()'s own argument"),
 }
 KINDS = ("fresh", "oneshot", "rearmed", "no_tick")
 
 
 def _sources():
-    paths = sorted(glob.glob(os.path.join(ROOT, "firmware", "*.py"))
+    paths = sorted(glob.glob(os.path.join(ROOT, "firmware", "**", "*.py"), recursive=True)
                    + glob.glob(os.path.join(ROOT, "drivers", "*.py")))
     return paths + [os.path.join(ROOT, "main.py")]
 
@@ -199,7 +200,7 @@ def test_every_stored_tick_is_listed_with_how_it_stays_comparable():
     unlisted = ["%s (line %d)" % (k, found[k]) for k in sorted(found) if k not in STORED]
     assert not unlisted, (
         "stored ticks with no plan for the 2**29 ms limit: %s. Keep each comparable "
-        "(firmware/ticks.py) and add it to STORED with how" % unlisted)
+        "(firmware/core/ticks.py) and add it to STORED with how" % unlisted)
     gone = sorted(k for k in STORED if k not in found)
     assert not gone, "STORED lists ticks no longer stored (drop them): %s" % gone
     assert all(STORED[k][0] in KINDS for k in STORED), "kinds: %s" % (KINDS,)

@@ -4,7 +4,7 @@ later ones come with MicroPython's own index or frozen into its ESP32 images, wh
 are found before lib/. Their connect() differs in one call the firmware sees: from 1.5 on
 it calls `sock.settimeout(timeout)` (None by default: "block forever") before
 `sock.connect(addr)`, and takes `ssl` as an SSLContext. Our client hands umqtt a
-SliceSock (firmware/slicesock.py) and keeps umqtt's ssl off (TLS belongs to the socket).
+SliceSock (firmware/link/slicesock.py) and keeps umqtt's ssl off (TLS belongs to the socket).
 
 This test drives SliceSock the way 1.5+ does, against a listener that accepts and then
 never answers (a broker that hangs): after settimeout(None) a read must still end at the
@@ -19,7 +19,7 @@ from mpy import run_mpy
 
 CODE = r"""
 import errno, socket, time
-from firmware.slicesock import SliceSock
+from firmware.link.slicesock import SliceSock
 
 class Link:
     clock = time

@@ -1,4 +1,4 @@
-"""firmware/uplink.py on the MicroPython unix port against a real mosquitto and fake brokers.
+"""firmware/link/uplink.py on the MicroPython unix port against a real mosquitto and fake brokers.
 
 The device side runs DEVICE (below) in a micropython process: the uplink with an
 in-memory outbox and a stand-in control tick that records the longest gap between two
@@ -87,7 +87,7 @@ def runq_ns():
     SCHED.seek(0)
     return int(SCHED.read().split()[1])
 
-from firmware.uplink import Uplink
+from firmware.link.uplink import Uplink
 CFG = json.loads(open(sys.argv[1]).read())
 
 class Box:  # the outbox contract: peek() -> (id, kind, payload) or None; ack(id)
@@ -151,7 +151,7 @@ if "cadata" in opts:
     opts["cadata"] = opts["cadata"].encode()
 resolver = None
 if CFG.get("dns_port"):
-    from firmware.dns import Resolver
+    from firmware.link.dns import Resolver
     resolver = Resolver("127.0.0.1", time, port=CFG["dns_port"]).lookup
 up = Uplink(opts, time, box, on_command, tick, birth=CFG.get("birth", '{"online": true}').encode(),
             resolver=resolver)

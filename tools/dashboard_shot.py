@@ -51,8 +51,8 @@ class Failed(Exception):
 
 
 def cabinet_tz():
-    """TZ for the cabinet's default UTC offset (firmware/config.py tz_offset_h)."""
-    from firmware.config import SCHEMA
+    """TZ for the cabinet's default UTC offset (firmware/system/config.py tz_offset_h)."""
+    from firmware.system.config import SCHEMA
 
     off = SCHEMA["tz_offset_h"][1]
     minutes = int(round(abs(off) * 60))

@@ -4,7 +4,7 @@
     .venv/bin/python -m tools.deploy --port /dev/ttyUSB0 [--config config.json] [--dry-run]
 
 Refuses, before touching anything, when the config file is missing (it names the path and
-the provisioning command), is not JSON, has a problem firmware.config.validate() reports,
+the provisioning command), is not JSON, has a problem firmware.system.config.validate() reports,
 or still carries the simulator's published command key. Then, in order:
 
 1. compiles firmware/*.py, drivers/*.py and the lib modules (umqtt/simple.py, ssd1306.py,
@@ -40,7 +40,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
-from firmware import config as config_mod  # noqa: E402
+from firmware.system import config as config_mod  # noqa: E402
 
 BUILD = "build/deploy"
 LIB_MODULES = ("umqtt/simple.py", "ssd1306.py", "glyphs_zh.py")  # under lib/ (make deps)
@@ -68,7 +68,7 @@ for d in ({code}):
         if f.endswith(".py"):
             os.remove(d + "/" + f)'''
 
-_STABLE = 'from firmware import bootguard; bootguard.mark_stable("state")'
+_STABLE = 'from firmware.system import bootguard; bootguard.mark_stable("state")'
 
 
 class Refused(Exception):
@@ -119,7 +119,7 @@ def device_modules():
             raise Refused("%s is missing: run `make deps`" % src)
         pairs.append((src, BUILD + "/" + src[:-3] + ".mpy"))
     for pkg in ("drivers", "firmware"):
-        for src in sorted(glob.glob(pkg + "/*.py", root_dir=ROOT)):
+        for src in sorted(glob.glob(pkg + "/**/*.py", root_dir=ROOT, recursive=True)):
             pairs.append((src, BUILD + "/" + src[:-3] + ".mpy"))
     return pairs
 

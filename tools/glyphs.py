@@ -2,7 +2,7 @@
 
     python tools/glyphs.py [--hex /usr/share/unifont/unifont.hex] [--out lib/glyphs_zh.py]
 
-Reads every string of firmware/ui_text.py, takes each character outside ASCII (ASCII
+Reads every string of firmware/panel/ui_text.py, takes each character outside ASCII (ASCII
 is drawn with the 8x8 font built into MicroPython's framebuf) and copies its glyph from
 GNU Unifont (Debian package `unifont`; `.hex.gz` works too). Nothing is drawn by hand
 and the output is not committed (lib/ is git-ignored). The module is rewritten only
@@ -44,7 +44,7 @@ def ui_chars(tables):
 def load_ui_tables():
     sys.path.insert(0, ROOT)
     try:
-        from firmware import ui_text
+        from firmware.panel.panel import ui_text
     finally:
         sys.path.pop(0)
     return [ui_text.TABLES[lang] for lang in ui_text.LANGS]

@@ -4,7 +4,7 @@
 
 Plain SVG text, no dependencies; the PNG export uses cairosvg (pinned in
 requirements.txt; it needs Debian's libcairo2). Every GPIO number on the drawing comes
-from firmware/config.py DEFAULT_PINS, so host_tests/test_docs.py can check the drawing
+from firmware/system/config.py DEFAULT_PINS, so host_tests/test_docs.py can check the drawing
 is up to date.
 """
 
@@ -17,7 +17,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
-from firmware.config import DEFAULT_PINS  # noqa: E402
+from firmware.system.config import DEFAULT_PINS  # noqa: E402
 
 W, H = 1330, 720
 MAINS = "#fde3e0"
@@ -108,7 +108,8 @@ def rows_y(rows):
 def draw():
     s = Svg()
     s.rect(0, 0, W, H, "#ffffff", stroke="#ffffff")
-    s.text(W // 2, 30, "Reference cabinet wiring (GPIOs from firmware/config.py DEFAULT_PINS)",
+    s.text(W // 2, 30,
+           "Reference cabinet wiring (GPIOs from firmware/system/config.py DEFAULT_PINS)",
            17, "middle", "bold")
     # Mains side: everything left of the isolation barrier.
     barrier = 230

@@ -1,7 +1,7 @@
 # Integer billing: exact across many small steps, TOU slots, power tiers, journal restore.
 import gc
 
-from firmware.billing import Bill, Tariff
+from firmware.core.billing import Bill, Tariff
 
 EPOCH_0800_CN = 1764201600  # 2025-11-27 00:00 UTC = 08:00 in China: TOU slot 16
 EPOCH_2000 = 946684800  # 2000-01-01 UTC: the ESP32's epoch base

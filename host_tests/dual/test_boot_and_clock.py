@@ -6,11 +6,12 @@ import flashdir
 import vsocket
 from vclock import CLOCK, RTC_POWER_UP, START_EPOCH, START_TICKS_MS
 
-from firmware import billing, bootguard
-from firmware.dns import Resolver
-from firmware.feeder import Feeder
-from firmware.netif import Ntp
-from firmware.wallclock import MIN_EPOCH, WallClock
+from firmware.core import billing
+from firmware.core.feeder import Feeder
+from firmware.link.dns import Resolver
+from firmware.link.netif import Ntp
+from firmware.system import bootguard
+from firmware.system.wallclock import MIN_EPOCH, WallClock
 
 
 def test_power_ups_do_not_count_crashes_do():

@@ -10,7 +10,7 @@ from drivers import cabinet
 from drivers.keypad import Keypad
 from drivers.mfrc522 import MFRC522
 from drivers.pcf8574 import PCF8574
-from firmware import config
+from firmware.system import config
 
 KEYPAD_ADDR = 0x20
 OLED_ADDR = 0x3C
@@ -179,13 +179,13 @@ TICK_MS = 20  # main.py's control tick
 
 
 def test_oled_page_and_keypad_scan_fit_one_tick_at_100_khz():
-    # firmware/display.py pushes at most one 128-byte page per tick; at the bus speed the
+    # firmware/panel/display.py pushes at most one 128-byte page per tick; at the bus speed the
     # PCF8574 allows, that page and a keypad scan with a key down must fit in a tick.
     import ssd1306
 
-    from firmware import ui
-    from firmware import ui_text as T
-    from firmware.display import Display
+    from firmware.panel.display import Display
+    from firmware.panel.panel import ui
+    from firmware.panel.panel import ui_text as T
 
     machine.reset_board()
     machine.I2C.attach(OLED_ADDR, OledModel())

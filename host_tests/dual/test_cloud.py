@@ -1,4 +1,4 @@
-# firmware/cloud.py and firmware/commands.py: every op of PROTOCOL.md through the signed
+# firmware/protocol/cloud.py and commands.py: every op of PROTOCOL.md through the signed
 # path, each reply code, "a rejected command changes nothing", the offline card list,
 # config applied live and persisted, authorisation requests, telemetry and the reply
 # policy (urgent lane when up, outbox when down). A real App on the virtual board.
@@ -11,9 +11,10 @@ from jsonlines import JsonLines
 from run import Sim
 from vclock import CLOCK
 
-from firmware import codes, jws
-from firmware import config as config_mod
-from firmware.cloud import load_overrides
+from firmware.core import codes
+from firmware.protocol import jws
+from firmware.protocol.cloud import load_overrides
+from firmware.system import config as config_mod
 
 KEY = binascii.unhexlify(config_mod.TEST_KEY)
 _N = [0]

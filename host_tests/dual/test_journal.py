@@ -3,10 +3,10 @@
 from flashdir import Cut, Power, fresh, put, wipe
 from vclock import VClock
 
-from firmware import store
-from firmware.billing import Bill, Tariff
-from firmware.journal import Journal, check, record, restore_session
-from firmware.port import Session
+from firmware.core.billing import Bill, Tariff
+from firmware.core.session import Session
+from firmware.store.journal import Journal, check, record, restore_session
+from firmware.store.store import store
 
 TARIFF = Tariff(52, 80)
 

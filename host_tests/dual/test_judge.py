@@ -1,8 +1,8 @@
-# End-of-charge judgement (firmware/port.py Judge) fed reading by reading: the window
+# End-of-charge judgement (firmware/core/session.py Judge) fed reading by reading: the window
 # average behind `unplugged` and the full/recharge hysteresis around full_w.
-from firmware import codes
-from firmware.config import defaults
-from firmware.port import Judge
+from firmware.core import codes
+from firmware.core.session import Judge
+from firmware.system.config import defaults
 
 STEP_MS = 1000  # one fresh reading a second (a 10-port meter sweep)
 

@@ -2,7 +2,7 @@
 import binascii
 import json
 
-from firmware import jws
+from firmware.protocol import jws
 
 KEY = b"sim-key-not-for-production"
 CLAIMS = {"op": "start", "jti": "c-0001", "exp": 1764201660, "port": 3,

@@ -5,8 +5,8 @@ import errno
 import network
 from vclock import CLOCK
 
-from firmware import netif
-from firmware.dns import Resolver
+from firmware.link import netif
+from firmware.link.dns import Resolver
 
 STEP_MS = 20
 

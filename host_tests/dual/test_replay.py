@@ -3,7 +3,7 @@
 import os
 import random
 
-from firmware.replay import BAD_ARGS, EXPIRED, REPLAYED, ReplayGuard
+from firmware.protocol.replay import BAD_ARGS, EXPIRED, REPLAYED, ReplayGuard
 
 NOW = 1764201600
 DAY = 86400

@@ -2,9 +2,9 @@
 # fallback, swipe-again-to-stop and the timeouts, on a clock that crosses the tick wrap.
 from vclock import VClock
 
-from firmware import codes
-from firmware import resident as R
-from firmware import ui_text as T
+from firmware.core import codes
+from firmware.panel.panel import resident as R
+from firmware.panel.panel import ui_text as T
 
 CARD = "04A1B2C3"
 OTHER = "04FFEE01"

@@ -10,8 +10,8 @@ import time  # noqa: E402
 from benchboard import Board, _Count  # noqa: E402
 from vclock import CLOCK  # noqa: E402
 
-from firmware import config as config_mod  # noqa: E402
-from firmware.app import App  # noqa: E402
+from firmware.core.app import App  # noqa: E402
+from firmware.system import config as config_mod  # noqa: E402
 
 
 def steady_state(ticks=4000, ports=10):

@@ -11,11 +11,11 @@ import os  # noqa: E402
 from benchboard import Board, _Count  # noqa: E402
 from vclock import CLOCK  # noqa: E402
 
-from firmware import config as config_mod  # noqa: E402
-from firmware.app import App  # noqa: E402
-from firmware.journal import Journal  # noqa: E402
-from firmware.outbox import Outbox  # noqa: E402
-from firmware.persist import Persist  # noqa: E402
+from firmware.core.app import App  # noqa: E402
+from firmware.store.journal import Journal  # noqa: E402
+from firmware.store.outbox import Outbox  # noqa: E402
+from firmware.store.persist import Persist  # noqa: E402
+from firmware.system import config as config_mod  # noqa: E402
 
 
 def main():

@@ -19,8 +19,8 @@ from hlw8032_emu import ReplayUart, make_frame
 from vclock import CLOCK
 
 from drivers.meterscan import MeterScanner
-from firmware import config as config_mod
-from firmware.app import App
+from firmware.core.app import App
+from firmware.system import config as config_mod
 
 PORTS = 10
 UP_DAYS = 21

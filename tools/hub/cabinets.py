@@ -2,8 +2,8 @@
 
 import time
 
-DEFAULT_TARIFF = (52, 80)  # firmware/config.py energy_fen_per_kwh, service_fen_per_kwh
-DEFAULT_PORT_LIMIT_W = 1000  # firmware/config.py port_limit_w
+DEFAULT_TARIFF = (52, 80)  # firmware/system/config.py energy_fen_per_kwh, service_fen_per_kwh
+DEFAULT_PORT_LIMIT_W = 1000  # firmware/system/config.py port_limit_w
 
 
 def register(cur, cabinet, key_hex, prefix="ebike", ports=10, energy_fen=DEFAULT_TARIFF[0],

@@ -16,7 +16,7 @@ import time
 
 from . import orders
 
-MAX_SESSION_S = 43200  # firmware/config.py max_session_s default
+MAX_SESSION_S = 43200  # firmware/system/config.py max_session_s default
 RECONCILE_MARGIN_S = 3600  # the outbox's backlog delay and a reconnect, with room
 WIRE_SESSION_FIELDS = ("sid", "port", "start", "end", "charge_s", "wh", "fen", "energy_fen",
                        "service_fen", "reason", "peak_w", "auth", "order")

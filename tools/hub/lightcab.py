@@ -2,7 +2,7 @@
 each (a minimal client: CONNECT, SUBSCRIBE, PUBLISH QoS 0/1, PUBACK, PINGREQ), speaking
 the real contract - a retained birth status and the will, a telemetry snapshot, session
 records and alarms with stable ids kept until the broker's PUBACK and sent again after
-a reconnect (at-least-once, like firmware/outbox.py), and signed commands checked with
+a reconnect (at-least-once, like firmware/store/outbox.py), and signed commands checked with
 the cabinet's key (PyJWT): `start` answered with a reply and a session_start carrying
 the order, `stop` with a session_end. The firmware simulator stays the truth for one
 cabinet; these are for counting at scale.

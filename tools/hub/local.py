@@ -16,7 +16,7 @@ import signal
 import sys
 import tempfile
 
-from firmware import config as fwconfig
+from firmware.system import config as fwconfig
 from tools import demo
 
 from . import __main__ as cli

@@ -161,7 +161,7 @@ def on_session_end(cur, cabinet, rec):
 
 def split_fees(cur, oid, wh, fen):
     """The two fees of a bill from a cabinet whose session_end carries only `fen`: the
-    electricity at the order's tariff (rounded down, as firmware/billing.py does), the
+    electricity at the order's tariff (rounded down, as firmware/core/billing.py does), the
     service fee the rest."""
     row = cur.one("SELECT tariff_json FROM orders WHERE id = ?", (oid,))
     tar = json.loads(row["tariff_json"]) if row else {}

@@ -12,7 +12,7 @@ Topics (PROTOCOL.md): `{prefix}/{cabinet}/status|telemetry|event|alarm`.
 
       {"t": 1764201600,                      # optional, epoch s
        "ports": [{"p": 0,                    # port number on the wire, 0-based
-                  "s": "charging",           # state (firmware/codes.py port states)
+                  "s": "charging",           # state (firmware/core/codes.py port states)
                   "w": 180,                  # power, W
                   "wh": 12.3,                # session energy so far, Wh
                   "fen": 5,                  # session cost so far, fen

@@ -1,7 +1,7 @@
 """A cabinet's config.json and server key record, checked with the firmware's own schema.
 
 The config carries the keys below besides the contract keys (cabinet_id, mqtt_prefix,
-ports, cmd_key). `NEEDED` is their schema entry in firmware/config.py's format
+ports, cmd_key). `NEEDED` is their schema entry in firmware/system/config.py's format
 (kind, default, low, high); two kinds are new there: "text" (any string of printable
 characters, length low-high) and "bitrows" (None, or a square list of low-high strings
 of '0'/'1', one per row). `qr` is the cabinet's own QR code for the OLED: rows top to
@@ -15,11 +15,11 @@ import urllib.parse
 
 import segno
 
-from firmware import config as fwconfig
+from firmware.system import config as fwconfig
 
 NEEDED = {
     "mqtt_host": ("str", "127.0.0.1", 1, 253),
-    "mqtt_port": ("int", 0, 0, 65535),  # 0: 1883, or 8883 with TLS (as firmware/uplink.py)
+    "mqtt_port": ("int", 0, 0, 65535),  # 0: 1883, or 8883 with TLS (as firmware/link/uplink.py)
     "mqtt_user": ("str", "", 0, 64),  # "": connect without a user name
     "mqtt_password": ("text", "", 0, 64),
     "wifi_ssid": ("text", "", 0, 32),
@@ -41,7 +41,7 @@ class ProvisionError(ValueError):
 
 
 class SchemaError(ProvisionError):
-    """firmware/config.py lacks a key provisioning writes (not the user's fault)."""
+    """firmware/system/config.py lacks a key provisioning writes (not the user's fault)."""
 
 
 def check_id(flag, value):
@@ -121,7 +121,7 @@ def build(cabinet, prefix, ports, host, port, user, operator_url, wifi_ssid=None
 
 
 def check_config(cfg):
-    """firmware.config.validate must report no problem; else ProvisionError naming flags."""
+    """firmware.system.config.validate must report no problem; else ProvisionError naming flags."""
     _, problems = fwconfig.validate(cfg)
     if not problems:
         return
@@ -130,7 +130,7 @@ def check_config(cfg):
         key = p.split(":", 1)[0]
         if key not in fwconfig.SCHEMA:
             missing = True
-            lines.append("%s: firmware/config.py SCHEMA has no key %r (provisioning needs "
+            lines.append("%s: firmware/system/config.py SCHEMA has no key %r (provisioning needs "
                          "%s = %r)" % (FLAG.get(key, key), key, key, NEEDED.get(key)))
         else:
             lines.append("%s: %s" % (FLAG.get(key, key), p))

@@ -37,12 +37,12 @@ from vclock import CLOCK
 
 from drivers.inputs import Debounced
 from drivers.ntc import NTC
-from firmware import config as config_mod
-from firmware.app import App
-from firmware.cloud import Cloud
-from firmware.journal import Journal
-from firmware.outbox import Outbox
-from firmware.persist import Persist
+from firmware.core.app import App
+from firmware.protocol.cloud import Cloud
+from firmware.store.journal import Journal
+from firmware.store.outbox import Outbox
+from firmware.store.persist import Persist
+from firmware.system import config as config_mod
 
 SAMPLE_MS = 60000  # live heap sampled (after a collection) every virtual minute
 

@@ -32,16 +32,16 @@ import vsocket  # noqa: E402
 from board import VirtualBoard  # noqa: E402
 from vclock import CLOCK  # noqa: E402
 
-from firmware import bootguard  # noqa: E402
-from firmware import config as config_mod  # noqa: E402
-from firmware.app import App  # noqa: E402
-from firmware.dns import Resolver  # noqa: E402
-from firmware.journal import Journal  # noqa: E402
-from firmware.netif import Ntp  # noqa: E402
-from firmware.outbox import Outbox  # noqa: E402
-from firmware.panel import Panel  # noqa: E402
-from firmware.persist import Persist  # noqa: E402
-from firmware.wallclock import WallClock  # noqa: E402
+from firmware.core.app import App  # noqa: E402
+from firmware.link.dns import Resolver  # noqa: E402
+from firmware.link.netif import Ntp  # noqa: E402
+from firmware.panel.panel import Panel  # noqa: E402
+from firmware.store.journal import Journal  # noqa: E402
+from firmware.store.outbox import Outbox  # noqa: E402
+from firmware.store.persist import Persist  # noqa: E402
+from firmware.system import bootguard  # noqa: E402
+from firmware.system import config as config_mod  # noqa: E402
+from firmware.system.wallclock import WallClock  # noqa: E402
 
 # The virtual network around the cabinet (tools/sim/vsocket.py): the DHCP-given DNS
 # server, the NTP server's name and where it resolves to.

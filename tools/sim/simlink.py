@@ -1,4 +1,5 @@
-# The simulator's MQTT side: the real firmware/cloud.py and firmware/uplink.py for a Sim.
+# The simulator's MQTT side: the real firmware/protocol/cloud.py and firmware/link/uplink.py
+# for a Sim.
 #
 #   link = attach(sim, "127.0.0.1", 1883, speed=None)   # run.py --broker HOST:PORT
 #   ... sim.run() calls link.step() every tick (in place of Sim.deliver) ...
@@ -35,9 +36,10 @@ import machine
 import vsocket
 from vclock import CLOCK
 
-from firmware import bootguard, jws
-from firmware.cloud import Cloud, uplink_opts
-from firmware.dns import Resolver
+from firmware.link.dns import Resolver
+from firmware.protocol import jws
+from firmware.protocol.cloud import Cloud, uplink_opts
+from firmware.system import bootguard
 
 CMD_TTL_S = 600  # exp of a scenario command: its virtual time + this
 BROKER_NAME = "broker.sim"  # the broker's name in the virtual DNS
@@ -160,7 +162,7 @@ class SimLink:
         if self.was_up:
             self.was_up = False
             sim.log({"ev": "uplink", "up": False, "error": "firmware restarted"})
-        from firmware.uplink import Uplink  # umqtt: MicroPython only (run.py runs on both)
+        from firmware.link.uplink import Uplink  # umqtt: MicroPython only (run.py runs on both)
 
         self.app = sim.app
         self.cloud = sim.cloud = make_cloud(sim)

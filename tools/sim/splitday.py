@@ -46,7 +46,7 @@ from board import SMOKE_PIN  # noqa: E402
 from run import Sim  # noqa: E402
 from vclock import CLOCK  # noqa: E402
 
-from firmware import jws  # noqa: E402
+from firmware.protocol import jws  # noqa: E402
 
 VENV = os.path.join(ROOT, ".venv", "bin")
 MICROPYTHON = os.path.join(VENV, "micropython")
@@ -66,8 +66,9 @@ def build_tree(dest):
         if os.path.isfile(path):
             files = [(path, os.path.basename(path))]
         else:
-            files = [(os.path.join(path, f), os.path.join(src, f))
-                     for f in sorted(os.listdir(path)) if f.endswith(".py")]
+            files = [(os.path.join(d, f), os.path.relpath(os.path.join(d, f), ROOT))
+                     for d, _, names in sorted(os.walk(path)) for f in sorted(names)
+                     if f.endswith(".py")]
         for f, rel in files:
             out = os.path.join(dest, rel)
             os.makedirs(os.path.dirname(out), exist_ok=True)

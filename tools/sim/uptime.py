@@ -36,7 +36,8 @@ import simlink  # noqa: E402
 from run import Sim  # noqa: E402
 from vclock import CLOCK  # noqa: E402
 
-from firmware import bootguard, codes  # noqa: E402
+from firmware.core import codes  # noqa: E402
+from firmware.system import bootguard  # noqa: E402
 
 DAY_S = 86400
 CARD = "04A1B2C3"

@@ -18,7 +18,7 @@
 # telemetry_idle_s and on `status`), card authorisation requests. Session records and
 # alarms leave from the outbox (the uplink: QoS 1, acked after PUBACK).
 #
-# Card authorisation, for the resident flow (firmware/resident.py):
+# Card authorisation, for the resident flow (firmware/panel/resident.py):
 #   rid = cloud.request_auth(card, port)  # None when the link is down: decide offline now
 #   cloud.on_auth = fn(rid, ok, limit, order)  # called by an `auth_result` command
 #   cloud.card_ok(card)  # the offline card list, for a timeout or no link
@@ -28,10 +28,11 @@
 import binascii
 import json
 
-from firmware import codes, commands, jws
-from firmware import config as config_mod
-from firmware.replay import ReplayGuard
-from firmware.ticks import fresh
+from firmware.core import codes
+from firmware.core.ticks import fresh
+from firmware.protocol import commands, jws
+from firmware.protocol.replay import ReplayGuard
+from firmware.system import config as config_mod
 
 FW = "cabinet-fw 0.6.0"
 MIN_EPOCH = 1700000000  # the wall clock counts as set from here (2023-11); boot is 2000
@@ -81,7 +82,7 @@ def load_overrides(state_dir, cfg):
 
 
 def uplink_opts(cfg, read=None):
-    """firmware/uplink.py options from the config (read(path) -> bytes for the CA file)."""
+    """firmware/link/uplink.py options from the config (read(path) -> bytes for the CA file)."""
     o = {"host": cfg["mqtt_host"], "port": cfg["mqtt_port"], "prefix": cfg["mqtt_prefix"],
          "cabinet": cfg["cabinet_id"], "user": cfg["mqtt_user"] or None,
          "password": cfg["mqtt_password"] or None, "tls": cfg["mqtt_tls"],
@@ -313,7 +314,7 @@ class Cloud:
         if clock.ticks_diff(now, self._next_s) < 0:
             return
         self._next_s = clock.ticks_add(now, 1000)
-        self._tm_ms = fresh(clock, now, self._tm_ms)  # ages saturate (firmware/ticks.py)
+        self._tm_ms = fresh(clock, now, self._tm_ms)  # ages saturate (firmware/core/ticks.py)
         self._full_ms = fresh(clock, now, self._full_ms)
         if self.pending and clock.ticks_diff(now, self.pending[0][3]) >= AUTH_KEEP_MS:
             self.pending.pop(0)
@@ -361,6 +362,6 @@ def _load_cards(path):
 
 
 def _tariff(cfg):
-    from firmware import billing
+    from firmware.core import billing
     return billing.Tariff(cfg["energy_fen_per_kwh"], cfg["service_fen_per_kwh"],
                           cfg["tou_fen_per_kwh"], cfg["tiers"], cfg["tz_offset_h"])

@@ -27,8 +27,8 @@
 # card is ignored for HOLDOFF_MS after it was accepted, so a double tap or a card left
 # in the field does not stop the session it has just started.
 
-from firmware import codes
-from firmware import ui_text as T
+from firmware.core import codes
+from firmware.panel.panel import ui_text as T
 
 # States
 IDLE = "idle"

@@ -6,12 +6,12 @@
 # closings. Nothing here waits on the network: records and alarms go out through `emit`,
 # which only queues. Steady-state ticks allocate nothing.
 
-from firmware import billing, codes
-from firmware.feeder import Feeder
-from firmware.persist import NoPersist
-from firmware.port import Judge, Session
-from firmware.protection import Protection
-from firmware.ticks import counter_diff, fresh, fresh_all
+from firmware.core import billing, codes
+from firmware.core.feeder import Feeder
+from firmware.core.protection import Protection
+from firmware.core.session import Judge, Session
+from firmware.core.ticks import counter_diff, fresh, fresh_all
+from firmware.store.persist import NoPersist
 
 _TRIP_ALARMS = (codes.A_OVERCURRENT, codes.A_OVERPOWER, codes.A_PORT_OVERTEMP,
                 codes.A_RELAY_WELDED)
@@ -115,7 +115,7 @@ class App:
     def _housekeeping(self, now):
         clock = self.clock
         diff = clock.ticks_diff
-        # Stored ticks compared for ever: ages saturate (firmware/ticks.py).
+        # Stored ticks compared for ever: ages saturate (firmware/core/ticks.py).
         self.last_close_ms = fresh(clock, now, self.last_close_ms)
         self.hold_until = fresh(clock, now, self.hold_until)
         fresh_all(clock, now, self.state_ms)

@@ -7,8 +7,8 @@
 # paused (relay off, not timed, not billed), one every few seconds, until the total fits.
 # Paused and deferred sessions resume oldest first once there is room for what they drew.
 
-from firmware import codes
-from firmware.ticks import fresh
+from firmware.core import codes
+from firmware.core.ticks import fresh
 
 _SHED_GAP_MS = 3000  # let the meters see the last pause before pausing another
 _MIN_PAUSE_MS = 60000  # a paused charger stays off at least this long (no flapping)
@@ -32,7 +32,7 @@ class Feeder:
         self.tz_s = int(cfg["tz_offset_h"] * 3600)
 
     def refresh(self, now):
-        """Once a second: the last shed's age saturates (firmware/ticks.py)."""
+        """Once a second: the last shed's age saturates (firmware/core/ticks.py)."""
         self.last_shed = fresh(self.app.clock, now, self.last_shed)
 
     def load_mw(self):

@@ -1,8 +1,8 @@
 # What the cabinet's screen says, in Chinese (the default) and English (config `lang`).
 #
-# Screen ids and message keys are shared by firmware/resident.py (which decides what to
-# show) and firmware/ui.py (which draws it). Refusal messages are keyed by the refusal
-# codes of firmware/codes.py, so a code from App.start() is its own message key.
+# Screen ids and message keys are shared by firmware/panel/resident.py (which decides what to
+# show) and firmware/panel/ui.py (which draws it). Refusal messages are keyed by the refusal
+# codes of firmware/core/codes.py, so a code from App.start() is its own message key.
 # tools/glyphs.py reads every string here and builds lib/glyphs_zh.py with the 16x16
 # Unifont glyph of each non-ASCII character: a new character here needs `make glyphs`.
 #

@@ -13,8 +13,8 @@
 
 import socket
 
-from firmware.dns import _rand, recv_nowait, udp_socket
-from firmware.ticks import fresh
+from firmware.core.ticks import fresh
+from firmware.link.dns import _rand, recv_nowait, udp_socket
 
 TYPE_CHECKING = False  # pyright reads the block below; the device never runs it
 if TYPE_CHECKING:
@@ -283,7 +283,7 @@ class Ntp:
     def step(self, link_up=True):
         clock = self.clock
         now = clock.ticks_ms()
-        self.next_ms = fresh(clock, now, self.next_ms)  # ages saturate (firmware/ticks.py)
+        self.next_ms = fresh(clock, now, self.next_ms)  # ages saturate (firmware/core/ticks.py)
         self.sent_ms = fresh(clock, now, self.sent_ms)
         if self.host is None or not link_up:
             return

@@ -3,16 +3,16 @@
 # step() runs every control tick and stays short: the keypad is scanned every tick
 # (a few pin reads), the card reader polled every READER_MS (one MFRC522 poll is 1-7 ms
 # on the bus), the screen chosen every SCREEN_MS, and the display pushes at most one
-# 128-byte page per tick (firmware/display.py). Any error in a panel part is caught,
+# 128-byte page per tick (firmware/panel/display.py). Any error in a panel part is caught,
 # counted and reported once: the panel never stops charging or protection.
 #
 # What the screen shows, first match wins: a critical alarm; the resident flow when
 # someone is using it; otherwise the cabinet cycles idle -> port grid -> QR code.
 
-from firmware import codes
-from firmware import ui_text as T
-from firmware.resident import Resident
-from firmware.ticks import fresh
+from firmware.core import codes
+from firmware.core.ticks import fresh
+from firmware.panel.panel import ui_text as T
+from firmware.panel.resident import Resident
 
 READER_MS = 300  # a card is held ~1 s: read within a third of that
 SCREEN_MS = 250
@@ -32,13 +32,13 @@ class Panel:
         self.display = None
         self.beeper = None
         if board.display is not None:
-            from firmware.display import Display
-            from firmware.ui import Ui
+            from firmware.panel.display import Display
+            from firmware.panel.ui import Ui
 
             self.display = Display(board.display, Ui(board.display, cfg["lang"], cfg["qr"]),
                                    self.clock)
         if board.buzzer is not None:
-            from firmware.beeper import Beeper
+            from firmware.panel.beeper import Beeper
 
             self.beeper = Beeper(board.buzzer, self.clock)
         self.flow = Resident(self.clock, app.n, self._authorize, self._start, self._stop,

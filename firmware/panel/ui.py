@@ -1,5 +1,5 @@
 # The cabinet's 128x64 OLED screens, drawn with mixed 8x8 / 16x16 text. Getting a frame
-# to the panel without blocking is firmware/display.py; the buzzer is firmware/beeper.py
+# to the panel without blocking is firmware/panel/display.py; the buzzer is firmware/panel/beeper.py
 # (both importable from here).
 #
 #   ui = Ui(oled, lang=cfg["lang"], qr=cfg["qr"])   # oled: lib/ssd1306.SSD1306_I2C
@@ -26,10 +26,10 @@
 import framebuf
 from micropython import const
 
-from firmware import codes
-from firmware import ui_text as T
-from firmware.beeper import PATTERNS, Beeper  # noqa: F401 - part of this module's API
-from firmware.display import Display  # noqa: F401 - part of this module's API
+from firmware.core import codes
+from firmware.panel.beeper import PATTERNS, Beeper  # noqa: F401 - part of this module's API
+from firmware.panel.display import Display  # noqa: F401 - part of this module's API
+from firmware.panel.panel import ui_text as T
 
 try:
     import glyphs_zh as _G

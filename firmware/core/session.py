@@ -15,8 +15,8 @@
 # - Hysteresis: the below-full stretch is reset only by power clearly back at charging
 #   level (>= 1.25 * full_w), so noise around full_w does not restart it.
 
-from firmware import codes
-from firmware.ticks import counter_diff
+from firmware.core import codes
+from firmware.core.ticks import counter_diff
 
 _BUCKETS = 30  # energy snapshots per unplug window
 _EPOCH_2024 = 1704067200  # 2024-01-01 00:00 UTC in Unix seconds (Clock.since2024_s)

@@ -32,9 +32,9 @@ import socket
 
 from umqtt import simple
 
-from firmware.mqttclient import PUBLISH, Client
-from firmware.slicesock import SliceSock, tls_context
-from firmware.ticks import fresh
+from firmware.core.ticks import fresh
+from firmware.link.mqttclient import PUBLISH, Client
+from firmware.link.slicesock import SliceSock, tls_context
 
 try:
     import random
@@ -95,7 +95,8 @@ class Uplink:
             raise ValueError("tls needs cadata (the broker's CA certificate) or a psk_key")
         if resolver is None and not _is_ipv4(o["host"]):
             # getaddrinfo() of a name blocks for lwIP's 7-14 s when DNS does not answer
-            raise ValueError("host %r is a name: give a resolver (firmware/dns.py)" % o["host"])
+            raise ValueError("host %r is a name: give a resolver (firmware/link/dns.py)"
+                             % o["host"])
         self.o = o
         self.clock = clock
         self.outbox = outbox
@@ -335,7 +336,7 @@ class Uplink:
             if op & 0xF0 != PUBLISH:
                 self._skip_rest()
         now = clock.ticks_ms()
-        self.flush_at = fresh(clock, now, self.flush_at)  # ages saturate (firmware/ticks.py)
+        self.flush_at = fresh(clock, now, self.flush_at)  # ages saturate (firmware/core/ticks.py)
         self.up_ms = fresh(clock, now, self.up_ms)
         if self.ping_ms is not None:
             if clock.ticks_diff(now, self.ping_ms) > o["ping_timeout_ms"]:

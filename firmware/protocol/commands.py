@@ -1,6 +1,6 @@
 # Command dispatch: verified claims in, one reply out (PROTOCOL.md "Commands").
 #
-# firmware/cloud.py checks the token in front of this (JWS HS256 signature, exp, jti), so
+# firmware/protocol/cloud.py checks the token in front of this (JWS HS256 signature, exp, jti), so
 # the claims here are authentic and fresh. Every argument of the op is validated before
 # anything is done, so a rejected command changes nothing. Port ops go to the app; the
 # others to `ext` (firmware/cloud.Cloud): ext.cmd_<op>(...) returns None (done), an error
@@ -10,9 +10,9 @@
 #   handle(app, claims, ext) -> {"jti": "...", "ok": true}
 #                             | {"jti": "..." or null, "ok": false, "error": CODE}
 
-from firmware import codes
-from firmware import config as config_mod
-from firmware.app import _parse_limit
+from firmware.core import codes
+from firmware.core.app import _parse_limit
+from firmware.system import config as config_mod
 
 OPS = ("start", "stop", "estop", "unlock", "auth_result", "cards", "config", "time",
        "status", "reboot")

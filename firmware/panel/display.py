@@ -1,12 +1,12 @@
 # Bounded OLED refresh: redraw only on change, at most one 128-byte page per step().
 #
-#   disp = Display(oled, ui, clock)     # oled: lib/ssd1306.SSD1306_I2C, ui: firmware.ui.Ui
+#   disp = Display(oled, ui, clock)     # oled: lib/ssd1306.SSD1306_I2C, ui: firmware.panel.ui.Ui
 #   disp.show(screen, params)           # whenever; cheap when nothing changed
 #   disp.step()                         # every control tick
 
 from micropython import const
 
-from firmware import ui_text as T
+from firmware.panel.panel import ui_text as T
 
 _SET_COL_ADDR = const(0x21)  # SSD1306: column start, end (horizontal addressing mode)
 _SET_PAGE_ADDR = const(0x22)  # SSD1306: page start, end

@@ -10,8 +10,8 @@
 #   charge time and energy, never billed (the customer's gain, never a double charge).
 # - on boot every port is restored from the journal before any relay may close.
 
-from firmware import codes
-from firmware import journal as journal_mod
+from firmware.core import codes
+from firmware.store.store import journal as journal_mod
 
 _LIVE = (codes.OPEN, codes.CHARGING, codes.FLOAT)
 

@@ -10,8 +10,8 @@
 #   time, cards, config  as usual (config takes effect at the next boot)
 #   start   refused (port_fault); stop: bad_args (no session); estop: ok (relays are off)
 
-from firmware import codes
-from firmware.cloud import Cloud
+from firmware.core import codes
+from firmware.protocol.cloud import Cloud
 
 
 class _Nop:

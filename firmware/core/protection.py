@@ -2,8 +2,8 @@
 # cabinet temperature and smoke. Fail safe: the relay opens first, the report follows.
 # Nothing here touches the network; alarms are queued through the app.
 
-from firmware import codes
-from firmware.ticks import fresh_all
+from firmware.core import codes
+from firmware.core.ticks import fresh_all
 
 _WELD_GRACE_MS = 1500  # contacts open in ~10 ms; a meter frame integrates ~55 ms
 _WELD_HITS = 2  # fresh readings over relay_weld_w with the relay open
@@ -101,7 +101,7 @@ class Protection:
             self.weld_hits[p] = 0
 
     def refresh(self, now):
-        """Once a second: stored ages saturate (firmware/ticks.py), so a relay open for
+        """Once a second: stored ages saturate (firmware/core/ticks.py), so a relay open for
         weeks is still "long open" to the welded-relay check."""
         clock = self.app.clock
         fresh_all(clock, now, self.off_ms)

@@ -38,9 +38,9 @@ inline limit, block_cycles 100):
   Real duty is below 10 ports around the clock: that stretches all these figures.
 """
 
-from firmware import store
-from firmware.billing import Bill
-from firmware.port import Session
+from firmware.core.billing import Bill
+from firmware.core.session import Session
+from firmware.store.store import store
 
 _VERSION = 1
 _BOOT = "boot"

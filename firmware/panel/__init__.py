@@ -1,0 +1,2 @@
+# The residents' side of the cabinet: card swipe and keypad flow, OLED screens and
+# their texts, the beeper.
