@@ -24,7 +24,7 @@ from schemas import check
 from vclock import CLOCK
 
 from firmware.core import codes
-from firmware.core.app import _parse_limit
+from firmware.core.session import parse_limit
 from firmware.protocol import commands, jws
 from firmware.system import config as config_mod
 
@@ -166,7 +166,7 @@ def bad_start(draw):
         return args, code
     args[field] = v
     if field == "limit":
-        assume(_parse_limit(v)[0] is None)
+        assume(parse_limit(v)[0] is None)
     elif field == "order":
         assume(_id_bad(v))
     elif field == "tariff":
@@ -190,7 +190,7 @@ def bad_other(draw):
         if which == "ok":
             assume(not isinstance(v, bool))
         elif which == "limit":
-            assume(v is not None and _parse_limit(v)[0] is None)
+            assume(v is not None and parse_limit(v)[0] is None)
         elif which == "order":
             assume(_id_bad(v))
         else:

@@ -11,8 +11,8 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
+from firmware.store import outbox as outbox_mod
 from firmware.store.outbox import Outbox
-from firmware.store.store import outbox as outbox_mod
 
 MAX = 8192  # max_record 120: fills within a run
 STATS = {"runs": 0, "full": 0}

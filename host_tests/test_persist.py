@@ -21,8 +21,8 @@ import scenario as scenario_mod
 from dual.jsonlines import JsonLines
 from run import Sim
 
+from firmware.store import store
 from firmware.store.outbox import Outbox
-from firmware.store.store import store
 
 
 class Cut(BaseException):

@@ -25,15 +25,15 @@ import tempfile
 from conftest import FULL
 from mpy import MICROPYTHON, PRELUDE
 
+from firmware.store import store
 from firmware.store.outbox import Outbox
-from firmware.store.store import store
 
 KILLS = 300 if FULL else 60
 SEED = int(os.environ.get("KILL_SEED", "20251127"))
 
 WRITER = PRELUDE + """
 from flashcut import FlashCut
-from firmware.store.store import outbox, store
+from firmware.store import outbox, store
 from firmware.store.journal import Journal
 from firmware.store.outbox import Outbox
 d = sys.argv[1]

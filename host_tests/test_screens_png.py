@@ -42,7 +42,7 @@ def glyphs():
     import glyphs_zh
 
     importlib.reload(glyphs_zh)  # the file may just have been (re)written
-    from firmware.panel.panel import ui
+    from firmware.panel import ui
 
     ui._G = glyphs_zh
     return glyphs_zh
@@ -151,7 +151,7 @@ def test_chinese_glyphs_on_the_glass_are_unifonts(glyphs, tmp_path):
 
 
 def test_glyph_table_holds_only_the_ui_characters(glyphs):
-    from firmware.panel.panel import ui_text
+    from firmware.panel import ui_text
 
     used = set()
     for lang in ui_text.LANGS:

@@ -44,7 +44,7 @@ def ui_chars(tables):
 def load_ui_tables():
     sys.path.insert(0, ROOT)
     try:
-        from firmware.panel.panel import ui_text
+        from firmware.panel import ui_text
     finally:
         sys.path.pop(0)
     return [ui_text.TABLES[lang] for lang in ui_text.LANGS]

@@ -9,7 +9,7 @@
 from firmware.core import billing, codes
 from firmware.core.feeder import Feeder
 from firmware.core.protection import Protection
-from firmware.core.session import Judge, Session
+from firmware.core.session import Judge, Session, parse_limit
 from firmware.core.ticks import counter_diff, fresh, fresh_all
 from firmware.store.persist import NoPersist
 
@@ -17,6 +17,10 @@ _TRIP_ALARMS = (codes.A_OVERCURRENT, codes.A_OVERPOWER, codes.A_PORT_OVERTEMP,
                 codes.A_RELAY_WELDED)
 _ENDED_HOLD_MS = 30000  # an ended port shows "ended" this long, then "idle"
 _SECOND_MS = 1000
+# Judge thresholds (config keys): a `config` command applies them to a busy port from its
+# next session, to an idle one at once.
+JUDGE_KEYS = ("full_w", "full_confirm_s", "float_s", "taper_min_s", "no_load_w",
+              "no_load_s", "unplug_w", "unplug_s")
 
 
 class App:
@@ -56,6 +60,7 @@ class App:
         # After power-on no relay closes for boot_hold_s (FIELD_FACTS: vendors wait 10 s).
         self.hold_until = self.clock.ticks_add(now, int(cfg["boot_hold_s"] * 1000))
         self.outbox_full = False
+        self._stale = [False] * n  # judges to reconfigure once their session ends
         persist.restore(self)  # every port back from the journal before any relay closes
 
     # --- the loop ---
@@ -78,6 +83,8 @@ class App:
             self.feeder.balance(now)
             self._housekeeping(now)
             self.persist.checkpoint(self, now)
+            if True in self._stale:
+                self._configure_judges()
         self._close_next(now)
 
     def _reading(self, p, now):
@@ -198,7 +205,7 @@ class App:
         tariff: None (the cabinet's prices) or a dict of tariff keys for this session."""
         if not isinstance(p, int) or isinstance(p, bool) or not 0 <= p < self.n:
             return codes.E_BAD_ARGS
-        kind, value = _parse_limit(limit)
+        kind, value = parse_limit(limit)
         if kind is None:
             return codes.E_BAD_ARGS
         prices = self.tariff
@@ -337,20 +344,54 @@ class App:
         ev["epoch"] = payload["t"]
         self.emit(ev)
 
-    # --- views ---
+    # --- configuration (a `config` command) ---
+    def configure(self, cfg, keys):
+        """New thresholds in cfg for the config keys `keys`: protection and the feeder at
+        once, each judge when its port has no session (from the session's end)."""
+        self.protection.configure(cfg)
+        self.feeder.configure(cfg)
+        for k in keys:
+            if k in JUDGE_KEYS:
+                for p in range(self.n):
+                    self._stale[p] = True
+                break
+        self._configure_judges()
+
+    def _configure_judges(self):
+        for p in range(self.n):
+            if self._stale[p] and self.sessions[p] is None:
+                self.judges[p].configure(self.cfg)
+                self._stale[p] = False
+
+    # --- views (for the protocol and the panel; they never write into the app) ---
     def port_power_w(self, p):
         return self.meters.mw[p] // 1000
 
+    def port_state(self, p):
+        return self.state[p]
 
-def _parse_limit(limit):
-    """{"minutes": n} | {"wh": n} | {"fen": n} | {"full": true} -> (kind, value) or (None, None)."""
-    if not isinstance(limit, dict) or len(limit) != 1:
-        return None, None
-    for k in limit:
-        v = limit[k]
-        if k == "full":
-            return ("full", 0) if v is True else (None, None)
-        if k in ("minutes", "wh", "fen"):
-            if isinstance(v, int) and not isinstance(v, bool) and 0 < v <= 1000000:
-                return k, v
-    return None, None
+    def session(self, p):
+        """Port p's Session, or None."""
+        return self.sessions[p]
+
+    def busy(self):
+        """True while any port has a session."""
+        for s in self.sessions:
+            if s is not None:
+                return True
+        return False
+
+    def settled(self, now, settle_ms):
+        """True when no relay has moved in the last settle_ms (a reboot may cut power)."""
+        diff = self.clock.ticks_diff
+        if diff(now, self.last_close_ms) < settle_ms:
+            return False
+        return self.protection.settled(now, settle_ms)
+
+    def critical_alarm(self):
+        """(code, port) of a raised critical alarm, or None."""
+        for key in self.alarms:
+            if self.alarms[key] == codes.CRITICAL:
+                return key
+        return None
+

@@ -107,6 +107,14 @@ class Protection:
         fresh_all(clock, now, self.off_ms)
         fresh_all(clock, now, self.over_since)
 
+    def settled(self, now, settle_ms):
+        """True when no relay opened in the last settle_ms."""
+        diff = self.app.clock.ticks_diff
+        for t in self.off_ms:
+            if diff(now, t) < settle_ms:
+                return False
+        return True
+
     def may_close(self, p):
         st = self.app.state[p]
         return not (self.smoke or self.hot or self.silent[p]

@@ -169,3 +169,17 @@ class Judge:
             self.float_ms = 0
             return None, True
         return None, False
+
+
+def parse_limit(limit):
+    """{"minutes": n} | {"wh": n} | {"fen": n} | {"full": true} -> (kind, value) or (None, None)."""
+    if not isinstance(limit, dict) or len(limit) != 1:
+        return None, None
+    for k in limit:
+        v = limit[k]
+        if k == "full":
+            return ("full", 0) if v is True else (None, None)
+        if k in ("minutes", "wh", "fen"):
+            if isinstance(v, int) and not isinstance(v, bool) and 0 < v <= 1000000:
+                return k, v
+    return None, None

@@ -6,7 +6,7 @@
 
 from micropython import const
 
-from firmware.panel.panel import ui_text as T
+from firmware.panel import ui_text as T
 
 _SET_COL_ADDR = const(0x21)  # SSD1306: column start, end (horizontal addressing mode)
 _SET_PAGE_ADDR = const(0x22)  # SSD1306: page start, end

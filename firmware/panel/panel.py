@@ -11,7 +11,7 @@
 
 from firmware.core import codes
 from firmware.core.ticks import fresh
-from firmware.panel.panel import ui_text as T
+from firmware.panel import ui_text as T
 from firmware.panel.resident import Resident
 
 READER_MS = 300  # a card is held ~1 s: read within a third of that
@@ -64,7 +64,7 @@ class Panel:
     def _card_port(self, card):
         tag = "card:" + card
         for p in range(self.app.n):
-            s = self.app.sessions[p]
+            s = self.app.session(p)
             if s is not None and s.auth == tag:
                 return p
         return None
@@ -73,7 +73,8 @@ class Panel:
         return self.cloud is not None and self.cloud.card_ok(card)
 
     def _states(self):
-        return self.app.state
+        app = self.app
+        return [app.port_state(p) for p in range(app.n)]
 
     def on_auth_result(self, ok, limit=None, reason=None, rid=None, order=None):
         return self.flow.on_auth_result(ok, limit, reason, rid, order)
@@ -129,9 +130,9 @@ class Panel:
 
     def _screen(self, now):
         app = self.app
-        for key in app.alarms:
-            if app.alarms[key] == codes.CRITICAL:
-                return T.ALARM, key
+        key = app.critical_alarm()
+        if key is not None:
+            return T.ALARM, key
         screen, params = self.flow.view()
         if screen != T.IDLE:
             return screen, params
@@ -142,11 +143,11 @@ class Panel:
         if screen == T.QR and not self.cfg["qr"]:
             screen = T.GRID
         if screen == T.GRID:
-            return T.GRID, (tuple(app.state),)
+            return T.GRID, (tuple(self._states()),)
         if screen == T.QR:
             return T.QR, (self.cfg["cabinet_id"],)
         free = 0
-        for st in app.state:
+        for st in self._states():
             if st in (codes.IDLE, codes.ENDED):
                 free += 1
         t = app.clock.since2024_s() + int(self.cfg["tz_offset_h"] * 3600)  # small int

@@ -28,7 +28,7 @@
 # in the field does not stop the session it has just started.
 
 from firmware.core import codes
-from firmware.panel.panel import ui_text as T
+from firmware.panel import ui_text as T
 
 # States
 IDLE = "idle"

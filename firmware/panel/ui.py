@@ -27,9 +27,9 @@ import framebuf
 from micropython import const
 
 from firmware.core import codes
+from firmware.panel import ui_text as T
 from firmware.panel.beeper import PATTERNS, Beeper  # noqa: F401 - part of this module's API
 from firmware.panel.display import Display  # noqa: F401 - part of this module's API
-from firmware.panel.panel import ui_text as T
 
 try:
     import glyphs_zh as _G

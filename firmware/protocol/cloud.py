@@ -29,6 +29,7 @@ import binascii
 import json
 
 from firmware.core import codes
+from firmware.core.app import JUDGE_KEYS
 from firmware.core.ticks import fresh
 from firmware.protocol import commands, jws
 from firmware.protocol.replay import ReplayGuard
@@ -51,8 +52,6 @@ _SESSION = '{"p":%d,"s":"%s","w":%d,"wh":%d.%d,"fen":%d,"el":%d}'
 PROTECTION_KEYS = ("port_limit_a", "port_limit_w", "overpower_hold_s", "resistive_limit_w",
                    "resistive_pf", "relay_weld_w", "cabinet_warn_c", "cabinet_stop_c",
                    "temp_hyst_c")
-JUDGE_KEYS = ("full_w", "full_confirm_s", "float_s", "taper_min_s", "no_load_w",
-              "no_load_s", "unplug_w", "unplug_s")  # a busy port: from its next session
 FEEDER_KEYS = ("feeder_limit_w", "start_reserve_w", "offpeak_hour", "tz_offset_h")
 TARIFF_KEYS = commands.TARIFF_KEYS  # + tz_offset_h: sessions started from now on
 OTHER_LIVE = ("max_session_s", "relay_stagger_ms", "feeder_full_action",
@@ -125,7 +124,6 @@ class Cloud:
         self._connects = 0
         self._sent = None  # port states in the last telemetry; None: send a full one
         self._tm_ms = self._full_ms = now
-        self._stale = [False] * app.n  # judges to reconfigure once their session ends
 
     def attach(self, uplink):
         self.uplink = uplink
@@ -231,12 +229,7 @@ class Cloud:
             elif new[k] != cfg[k]:
                 restart.append(k)
         app.tariff = tariff
-        app.protection.configure(cfg)
-        app.feeder.configure(cfg)
-        if any(k in partial for k in JUDGE_KEYS):
-            for p in range(app.n):
-                self._stale[p] = True
-            self._configure_judges()
+        app.configure(cfg, partial)
         return {"restart": restart} if restart else None
 
     def cmd_time(self, now):
@@ -256,14 +249,8 @@ class Cloud:
         """True when a reboot was asked for, no relay is mid-switch and the reply is out."""
         if not self.reboot_requested:
             return False
-        app = self.app
-        now = self.clock.ticks_ms()
-        diff = self.clock.ticks_diff
-        if diff(now, app.last_close_ms) < RELAY_SETTLE_MS:
+        if not self.app.settled(self.clock.ticks_ms(), RELAY_SETTLE_MS):
             return False
-        for p in range(app.n):
-            if diff(now, app.protection.off_ms[p]) < RELAY_SETTLE_MS:
-                return False
         up = self.uplink
         return up is None or not up.connected or not up.lane
 
@@ -284,23 +271,24 @@ class Cloud:
         if up is None or not up.connected:
             return False
         app = self.app
-        st = app.state
         sent = self._sent
         full = full or sent is None
         ports = []
+        states = [app.port_state(p) for p in range(app.n)]
         for p in range(app.n):
-            s = app.sessions[p]
-            if not full and s is None and sent[p] == st[p]:
+            s = app.session(p)
+            st = states[p]
+            if not full and s is None and sent[p] == st:
                 continue
             if s is None:
-                ports.append(_PORT % (p, st[p], app.port_power_w(p)))
+                ports.append(_PORT % (p, st, app.port_power_w(p)))
             else:  # energy in exact tenths of a Wh (a float's repr may not be short)
                 dwh = s.mwh // 100
-                ports.append(_SESSION % (p, st[p], app.port_power_w(p), dwh // 10, dwh % 10,
+                ports.append(_SESSION % (p, st, app.port_power_w(p), dwh // 10, dwh % 10,
                                          s.bill.fen, s.charge_ms // 1000))
         up.send_telemetry((_TELEMETRY % (self.clock.time(), ',"full":true' if full else "",
                                          ",".join(ports))).encode())
-        self._sent = list(st)
+        self._sent = states
         now = self.clock.ticks_ms()
         self._tm_ms = now
         if full:
@@ -318,19 +306,13 @@ class Cloud:
         self._full_ms = fresh(clock, now, self._full_ms)
         if self.pending and clock.ticks_diff(now, self.pending[0][3]) >= AUTH_KEEP_MS:
             self.pending.pop(0)
-        if True in self._stale:
-            self._configure_judges()
         up = self.uplink
         if up is None or not up.connected or not self.clock_set():
             return  # telemetry carries the wall time: none until it is known
         if up.connects != self._connects:  # a new connection: a full picture first
             self._connects = up.connects
             self._sent = None
-        busy = False
-        for s in self.app.sessions:
-            if s is not None:
-                busy = True
-                break
+        busy = self.app.busy()
         cfg = self.cfg
         idle_ms = cfg["telemetry_idle_s"] * 1000
         period_ms = cfg["telemetry_s"] * 1000 if busy else idle_ms
@@ -339,13 +321,6 @@ class Cloud:
             self.publish_telemetry(full)
 
     # --- helpers ---
-    def _configure_judges(self):
-        app = self.app
-        for p in range(app.n):
-            if self._stale[p] and app.sessions[p] is None:
-                app.judges[p].configure(app.cfg)
-                self._stale[p] = False
-
     def _save(self, name, obj):
         try:
             config_mod.save(self.dir + "/" + name, obj)

@@ -11,7 +11,7 @@
 #                             | {"jti": "..." or null, "ok": false, "error": CODE}
 
 from firmware.core import codes
-from firmware.core.app import _parse_limit
+from firmware.core.session import parse_limit
 from firmware.system import config as config_mod
 
 OPS = ("start", "stop", "estop", "unlock", "auth_result", "cards", "config", "time",
@@ -75,7 +75,7 @@ def port(app, claims):
 
 
 def limit(v):
-    if _parse_limit(v)[0] is None:
+    if parse_limit(v)[0] is None:
         raise BadArgs()
     return v
 
@@ -138,7 +138,7 @@ def _start(app, c):
 
 def _stop(app, c):
     p = port(app, c)
-    if app.sessions[p] is None:
+    if app.session(p) is None:
         raise BadArgs()  # no session to stop
     return app.stop(p, codes.REMOTE_STOP)
 

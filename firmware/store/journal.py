@@ -40,7 +40,7 @@ inline limit, block_cycles 100):
 
 from firmware.core.billing import Bill
 from firmware.core.session import Session
-from firmware.store.store import store
+from firmware.store import store
 
 _VERSION = 1
 _BOOT = "boot"

@@ -11,7 +11,7 @@
 # - on boot every port is restored from the journal before any relay may close.
 
 from firmware.core import codes
-from firmware.store.store import journal as journal_mod
+from firmware.store import journal as journal_mod
 
 _LIVE = (codes.OPEN, codes.CHARGING, codes.FLOAT)
 

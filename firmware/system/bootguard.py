@@ -14,7 +14,7 @@
 # clears itself: after SAFE_CLEAR_MS without a crash, or on a signed `unlock`, the count
 # is reset and the next boot runs normally.
 
-from firmware.store.store import store
+from firmware.store import store
 
 STABLE_MS = 300000
 SAFE_CLEAR_MS = 1800000  # safe mode that ran this long without a crash reboots normally

@@ -22,7 +22,7 @@
 
 import json
 
-from firmware.store.store import store
+from firmware.store import store
 
 MIN_EPOCH = 1700000000  # the same bound as cloud.MIN_EPOCH: 2023-11
 _MIN_2024_S = -4067200  # MIN_EPOCH in Clock.since2024_s() seconds (a small int)

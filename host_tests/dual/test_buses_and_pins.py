@@ -183,9 +183,9 @@ def test_oled_page_and_keypad_scan_fit_one_tick_at_100_khz():
     # PCF8574 allows, that page and a keypad scan with a key down must fit in a tick.
     import ssd1306
 
+    from firmware.panel import ui
+    from firmware.panel import ui_text as T
     from firmware.panel.display import Display
-    from firmware.panel.panel import ui
-    from firmware.panel.panel import ui_text as T
 
     machine.reset_board()
     machine.I2C.attach(OLED_ADDR, OledModel())

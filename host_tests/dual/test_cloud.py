@@ -233,7 +233,7 @@ def test_config_applied_live_persisted_and_restart_keys_reported():
         assert app.judges[0].full_mw == 30000  # busy port: from its next session
         app.end(0, codes.REMOTE_STOP)
         CLOCK.advance_ms(1000)
-        cloud.tick()
+        app.tick()  # the app reconfigures an idle judge within a second
         assert app.judges[0].full_mw == 40000
         # top-level keys work too; persisted overrides merge over the boot config
         assert send(cloud, {"op": "config", "overpower_hold_s": 7})["ok"]

@@ -5,8 +5,8 @@ from vclock import VClock
 
 from firmware.core.billing import Bill, Tariff
 from firmware.core.session import Session
+from firmware.store import store
 from firmware.store.journal import Journal, check, record, restore_session
-from firmware.store.store import store
 
 TARIFF = Tariff(52, 80)
 

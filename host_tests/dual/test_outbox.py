@@ -3,8 +3,8 @@ import json
 
 from flashdir import Cut, Power, fresh, put, read, wipe
 
+from firmware.store import outbox as outbox_mod
 from firmware.store.outbox import Outbox
-from firmware.store.store import outbox as outbox_mod
 
 
 def _end(i, pad=0):

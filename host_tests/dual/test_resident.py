@@ -3,8 +3,8 @@
 from vclock import VClock
 
 from firmware.core import codes
-from firmware.panel.panel import resident as R
-from firmware.panel.panel import ui_text as T
+from firmware.panel import resident as R
+from firmware.panel import ui_text as T
 
 CARD = "04A1B2C3"
 OTHER = "04FFEE01"

@@ -3,7 +3,7 @@ import binascii
 
 from flashdir import Cut, Power, files, fresh, put, read, wipe
 
-from firmware.store.store import store
+from firmware.store import store
 
 
 def _lcg_bytes(n, seed):

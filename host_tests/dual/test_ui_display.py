@@ -8,10 +8,10 @@ import ui_scenes
 from oled_model import OledModel
 from vclock import CLOCK
 
+from firmware.panel import ui
+from firmware.panel import ui_text as T
 from firmware.panel.beeper import PATTERNS, Beeper
 from firmware.panel.display import Display
-from firmware.panel.panel import ui
-from firmware.panel.panel import ui_text as T
 
 PAGE = 128
 IDLE = ("sim-001", 7, 10, 8 * 60 + 5)

@@ -3,8 +3,8 @@
 import framebuf
 import ui_scenes
 
-from firmware.panel.panel import ui
-from firmware.panel.panel import ui_text as T
+from firmware.panel import ui
+from firmware.panel import ui_text as T
 
 W = 128
 H = 64

@@ -5,8 +5,8 @@ import machine
 import ssd1306
 from oled_model import OledModel
 
-from firmware.panel.panel import ui
-from firmware.panel.panel import ui_text as T
+from firmware.panel import ui
+from firmware.panel import ui_text as T
 
 ADDR = 0x3C
 STATES_10 = ("idle", "charging", "float", "idle", "locked", "open", "fault", "idle",

@@ -15,9 +15,9 @@ from vclock import CLOCK  # noqa: E402
 from drivers.cabinet import I2C_HZ  # noqa: E402
 from drivers.keypad import Keypad  # noqa: E402
 from drivers.pcf8574 import PCF8574  # noqa: E402
+from firmware.panel import ui  # noqa: E402
+from firmware.panel import ui_text as T  # noqa: E402
 from firmware.panel.display import Display  # noqa: E402
-from firmware.panel.panel import ui  # noqa: E402
-from firmware.panel.panel import ui_text as T  # noqa: E402
 
 
 def main():

@@ -22,7 +22,7 @@ from flashcut import FlashCut  # noqa: E402
 from run import Sim  # noqa: E402
 from vclock import CLOCK  # noqa: E402
 
-from firmware.store.store import outbox, store  # noqa: E402
+from firmware.store import outbox, store  # noqa: E402
 
 
 class Leg(Sim):
