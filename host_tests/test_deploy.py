@@ -149,7 +149,8 @@ print("unstable", bootguard.note_boot("state"))
 ''' % (hold, str(flash), prepare, stable))
     assert "wdt %d\ntimer 1000\nfed\n" % deploy.WDT_HOLD_MS in out
     # .py sources that would shadow the new .mpy are gone; state/ is untouched ...
-    assert "['app.mpy'] ['umqtt', 'x.mpy'] [] ['port0.a']" in out
+    layers = "'core', 'link', 'panel', 'protocol', 'store', 'system'"
+    assert "['app.mpy', %s] ['umqtt', 'x.mpy'] [] ['port0.a']" % layers in out
     # ... and the boot-loop counter restarts: this boot is the first unstable one.
     assert "unstable 1" in out
 

@@ -14,11 +14,6 @@ from firmware.core import codes
 from firmware.protocol.cloud import Cloud
 
 
-class _Nop:
-    def configure(self, cfg):
-        pass
-
-
 class SafeApp:
     safe = True
 
@@ -26,14 +21,10 @@ class SafeApp:
         self.board = board
         self.cfg = cfg
         self.clock = board.clock
-        self.n = n = cfg["ports"]
+        self.n = cfg["ports"]
         self.boot_no = boot_no
         self.outbox = outbox
         self.on_unlock = on_unlock  # on_unlock(): clear the boot guard
-        self.state = [codes.FAULT] * n
-        self.sessions = [None] * n
-        self.judges = [_Nop() for _ in range(n)]
-        self.protection = self.feeder = _Nop()
         self.tariff = None
         self.unlocked = False
         self.why = why  # what put the cabinet in safe mode (bootguard.safe_mode)
@@ -56,8 +47,27 @@ class SafeApp:
             self.on_unlock()
         return None
 
+    # The app's read-only views (firmware/core/app.py), for the protocol.
     def port_power_w(self, p):
         return 0
+
+    def port_state(self, p):
+        return codes.FAULT
+
+    def session(self, p):
+        return None
+
+    def busy(self):
+        return False
+
+    def settled(self, now, settle_ms):
+        return True  # every relay was opened at boot
+
+    def critical_alarm(self):
+        return None
+
+    def configure(self, cfg, keys):
+        pass  # nothing runs: a config takes effect at the next boot
 
     def raise_alarm(self, code, port, level, value=None):
         payload = {"code": code, "port": port, "level": level, "state": codes.RAISED,
