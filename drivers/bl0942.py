@@ -19,8 +19,8 @@
 #   WATT = 3537 * I(A) * V(V) * cos(phi) / Vref**2,
 #   one CF_CNT count = 1638.4 * 256 / WATT seconds, i.e. 1638.4 * 256 / Pref joules.
 # Reference circuit: 1 mOhm shunt, divider 5 x 390 kOhm over 0.51 kOhm, which gives
-#   IREF = 251213 counts/A, UREF = 15883.4 counts/V, PREF = 623.0 counts/W and
-#   one CF count = 673.2 J = 0.187 Wh (5348 counts/kWh).
+#   IREF = 251213 counts/A, UREF = 15883.3 counts/V, PREF = 623.4 counts/W and
+#   one CF count = 672.8 J = 0.1869 Wh (5350 counts/kWh; ESPHome's BL0942_EREF).
 #
 # The hot path (decode_into, PacketReader, CfEnergy) is integer only with every
 # intermediate below 2**30, so it allocates nothing on the ESP32 (31-bit small ints).
@@ -112,7 +112,7 @@ class Scale:
         self.ib, self.id = _ratio(iref)
         self.vb, self.vd = _ratio(uref)
         self.pb, self.pd = _ratio(pref)
-        self.uwh_per_cf = int(j_per_cf * 1000000 / 3600 + 0.5)  # 187012 for the reference
+        self.uwh_per_cf = int(j_per_cf * 1000000 / 3600 + 0.5)  # 186894 for the reference
 
 
 def decode_into(buf, offset, out, cmd, scale):
@@ -203,7 +203,7 @@ class PacketReader:
 # --- energy from the CF pulse counter ------------------------------------------------
 
 _CF_MASK = const(0xFFFFFF)
-_CHUNK = const(2047)  # counts added per step: 2047 * 187012 uWh < 2**29
+_CHUNK = const(2047)  # counts added per step: 2047 * 186894 uWh < 2**29
 _JUMP_SLACK_MS = const(500)
 _ELAPSED_CAP_MS = const(600000)
 _MAX_W = const(5000)
