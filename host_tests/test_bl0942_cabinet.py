@@ -111,25 +111,46 @@ def test_real_board_factory_builds_the_chip_of_the_config():
     assert problems and cfg["meter"] == "hlw8032"  # falls back to the default, reported
 
 
-def _day(meter):
+def _day(meter, fidelity="model"):
     import dayplan
 
-    if FULL:
+    if FULL and fidelity == "model":
         sc = dayplan.busy_day()
     else:
         sc = dayplan.busy_day(sessions=20, duration_s=6000)
     sc["cabinet"]["meter"] = meter
     sc["duration_s"] += 600
-    events, _ = run_scenario(sc, timeout_s=1800)
+    events, _ = run_scenario(sc, timeout_s=3600, extra=("--fidelity", fidelity))
     starts = {e["sid"]: e for e in events if e["ev"] == "session_start"}
     ends = [e for e in events if e["ev"] == "session_end"]
     return starts, ends
 
 
-def test_busy_day_on_bl0942_has_the_same_verdicts_as_on_hlw8032():
-    s_h, e_h = _day("hlw8032")
-    s_b, e_b = _day("bl0942")
-    assert len(e_h) == len(s_h) >= (30 if FULL else 10)
+def _verdict_run(meter, fidelity):
+    # 300 W for an energy limit of 20 Wh: 240 s of charging (the charger's 20 s start)
+    sc = {"cabinet": {"ports": 2, "meter": meter}, "duration_s": 400,
+          "events": [{"t": 5, "port": 1, "plug": {"curve": [[0, 300.0]], "pf": 0.9}},
+                     {"t": 10, "cmd": {"op": "start", "port": 1, "limit": {"wh": 20}}}]}
+    events, _ = run_scenario(sc, timeout_s=600, extra=("--fidelity", fidelity))
+    (end,) = [e for e in events if e["ev"] == "session_end"]
+    return end
+
+
+def test_firmware_runs_on_bl0942_bytes_with_the_hlw8032_verdict():
+    h = _verdict_run("hlw8032", "bytes")
+    b = _verdict_run("bl0942", "bytes")
+    assert h["reason"] == b["reason"] and h["limit"] == b["limit"] == {"wh": 20}
+    assert 20.0 <= b["wh"] <= 20.4 and abs(h["wh"] - b["wh"]) <= 0.4
+    assert abs(h["end"] - b["end"]) <= 5  # one CF count is 2.2 s at 300 W
+    assert abs(h["fen"] - b["fen"]) <= 1
+
+
+@pytest.mark.parametrize("fidelity", ["model", pytest.param("bytes", marks=pytest.mark.skipif(
+    not FULL, reason="the byte-level busy day takes ~4 min: FULL=1"))])
+def test_busy_day_on_bl0942_has_the_same_verdicts_as_on_hlw8032(fidelity):
+    s_h, e_h = _day("hlw8032", fidelity)
+    s_b, e_b = _day("bl0942", fidelity)
+    assert len(e_h) == len(s_h) >= (30 if FULL and fidelity == "model" else 10)
     assert len(e_b) == len(e_h)
     key = lambda e: (e["port"], e["start"])  # noqa: E731
     worst = {"dt_s": 0.0, "dwh": 0.0, "dfen": 0}
@@ -143,5 +164,6 @@ def test_busy_day_on_bl0942_has_the_same_verdicts_as_on_hlw8032():
         worst["dwh"] = max(worst["dwh"], abs(h["wh"] - b["wh"]))
         worst["dfen"] = max(worst["dfen"], abs(h["fen"] - b["fen"]))
     reasons = sorted({e["reason"] for e in e_h})
-    print("busy day (%s): %d sessions, reasons %s, worst %s"
-          % ("24 h" if FULL else "6000 s", len(e_h), reasons, json.dumps(worst)))
+    print("busy day (%s, %s): %d sessions, reasons %s, worst %s"
+          % ("24 h" if FULL and fidelity == "model" else "6000 s", fidelity, len(e_h),
+             reasons, json.dumps(worst)))
