@@ -246,3 +246,68 @@ def test_packet_path_allocates_nothing_on_the_unix_port():
     assert int(vals["ALLOC"]) == 0, out  # 2000 packets: not one byte of heap
     print("parse rate: BL0942 %s packets/s, HLW8032 %s frames/s"
           % (vals["BL_PPS"], vals["HLW_FPS"]))
+
+
+_MPY_POLL = r"""
+import gc
+import machine
+from bl0942_emu import make_packet
+from vclock import CLOCK
+from drivers import bl0942 as b
+from drivers.meterscan import MeterScanner
+
+class AskUart:
+    # request/reply at 4800 8N1 on the virtual clock, without allocating: the reply's
+    # bytes become readable one byte time apart after the 2-byte request
+    def __init__(self, pkt):
+        self.pkt = pkt
+        self.t_req = -1
+        self.pos = 0
+    def write(self, buf):
+        self.t_req = CLOCK.us + 2 * 2084 + 2084
+        self.pos = 0
+        return 2
+    def any(self):
+        if self.t_req < 0:
+            return 0
+        n = (CLOCK.us - self.t_req) // 2084
+        if n > 23:
+            n = 23
+        return n - self.pos if n > self.pos else 0
+    def readinto(self, buf, n):
+        a = self.any()
+        if n > a:
+            n = a
+        for i in range(n):
+            buf[i] = self.pkt[self.pos + i]
+        self.pos += n
+        return n
+
+machine.reset_board()
+pins = [machine.Pin(i, machine.Pin.OUT, value=0) for i in (25, 26, 27, 14)]
+pkt = bytearray(make_packet(230.0, 3.0, pf=0.9, cf_cnt=5000))
+sc = MeterScanner([AskUart(pkt)], pins, 10, CLOCK, chip=b.Chip())
+for _ in range(300):
+    CLOCK.us += 10000
+    sc.poll()
+gc.collect(); gc.disable()
+m0 = gc.mem_alloc()
+f0 = sum(sc.frames)
+for _ in range(2000):
+    CLOCK.us += 10000
+    sc.poll()
+used = gc.mem_alloc() - m0
+gc.enable()
+print("ALLOC", used)
+print("PACKETS", sum(sc.frames) - f0)
+print("SWEEP", sc.sweep_ms)
+"""
+
+
+def test_scanner_poll_allocates_nothing_per_packet_on_the_unix_port():
+    out = run_mpy(_MPY_POLL)
+    vals = dict(line.split() for line in out.strip().splitlines())
+    assert int(vals["PACKETS"]) > 250, out  # 20 s of polls: ~33 sweeps of 10 ports
+    assert int(vals["ALLOC"]) == 0, out
+    print("bl0942 scanner: %s packets in 2000 polls, 0 B; sweep %s ms"
+          % (vals["PACKETS"], vals["SWEEP"]))
