@@ -207,6 +207,7 @@ _CHUNK = const(2047)  # counts added per step: 2047 * 186894 uWh < 2**29
 _JUMP_SLACK_MS = const(500)
 _ELAPSED_CAP_MS = const(600000)
 _MAX_W = const(5000)
+_MW_CAP = const(1 << 24)  # _muldiv's operand bound (16.7 kW: far above any port)
 
 
 class CfEnergy:
@@ -214,9 +215,15 @@ class CfEnergy:
 
     update() takes each good packet's 24-bit CF_CNT: delta = (count - last) & 0xFFFFFF.
     A delta above what `max_w` could give in the elapsed time (plus slack) is rejected,
-    counted in `jumps` and re-baselined (a chip reset, a corrupted counter). Energy keeps
-    the sub-mWh remainder, so `mwh` is floor(pulses * uwh_per_cf / 1000). `pulses` and
-    `mwh` wrap at 2**30 like the HLW8032's (firmware/core/ticks.py counter_diff).
+    counted in `jumps` and re-baselined (a chip reset, a corrupted counter).
+    One count is 0.187 Wh (the reference circuit): 67 s at 10 W, 5 min at 2 W, coarser
+    than the 120 s "quiet window" the end-of-charge judgement measures (session.py). So
+    between counts the packet's power times the time since the last packet is added as a
+    partial, capped one uWh below a count and dropped when the next count arrives:
+    `mwh` = floor((pulses * uwh_per_cf + partial) / 1000) never runs ahead of the chip by
+    a count, never goes backwards, and moves with the load as the HLW8032's pulses do.
+    `pulses` and `mwh` wrap at 2**30 like the HLW8032's (firmware/core/ticks.py
+    counter_diff).
     """
 
     def __init__(self, scale, max_w=_MAX_W):
@@ -225,12 +232,15 @@ class CfEnergy:
         self.mwh = 0
         self.jumps = 0
         self._last = -1
-        self._uwh = 0
+        self._cmwh = 0  # whole mWh of the counts
+        self._uwh = 0  # and the uWh below one mWh
+        self._part = 0  # uWh integrated from WATT since the last count (< cq)
         # counts per second at max_w, rounded up (one count every j_per_cf / max_w s)
         self._max_cps = max_w * 1000000 // (self.cq * 3600) + 1
 
-    def update(self, count, elapsed_ms):
-        """Account one packet's CF_CNT; return the counts added (-1 if rejected)."""
+    def update(self, count, elapsed_ms, mw=0):
+        """Account one packet's CF_CNT (and its power, mW, for the partial between
+        counts); return the counts added (-1 if rejected)."""
         last = self._last
         self._last = count
         if last < 0:
@@ -243,19 +253,25 @@ class CfEnergy:
         if delta > self._max_cps * ((elapsed_ms + _JUMP_SLACK_MS) // 1000 + 1):
             self.jumps += 1
             return -1
-        n = delta
-        while n > 0:
-            d = min(n, _CHUNK)
-            n -= d
-            u = self._uwh + d * self.cq
-            self.mwh = wrap_add(self.mwh, u // 1000)
-            self._uwh = u % 1000
-            self.pulses = wrap_add(self.pulses, d)
+        if delta:
+            self._part = 0
+            n = delta
+            while n > 0:
+                d = min(n, _CHUNK)
+                n -= d
+                u = self._uwh + d * self.cq
+                self._cmwh = wrap_add(self._cmwh, u // 1000)
+                self._uwh = u % 1000
+                self.pulses = wrap_add(self.pulses, d)
+        elif 0 < mw < _MW_CAP:
+            # mW * ms / 3600 = uWh; mw < 2**24, elapsed capped: _muldiv stays small
+            self._part = min(self._part + _muldiv(mw, elapsed_ms, 3600, 1), self.cq - 1)
+        self.mwh = wrap_add(self._cmwh, (self._uwh + self._part) // 1000)
         return delta
 
     def take(self, v, elapsed_ms):
         """The scanner's energy interface: one decoded packet's slots."""
-        return self.update(v[CF_COUNT], elapsed_ms)
+        return self.update(v[CF_COUNT], elapsed_ms, v[P_MW])
 
 
 class Chip:

@@ -119,6 +119,27 @@ def test_cf_energy_counts_wraps_and_rejects_jumps():
     assert e.mwh == 26 * 186894 // 1000
 
 
+def test_between_counts_the_packet_power_fills_in_below_one_count():
+    # 10 W: one 0.187 Wh count every 67 s. The judgement's 120 s quiet window needs the
+    # energy to move with the load in between, as the HLW8032's 2.7 mWh pulses do.
+    e = b.CfEnergy(SCALE)
+    e.update(500, -1, 10000)
+    seen = []
+    for _ in range(30):  # 30 s at 10 W, no count yet: 83 mWh
+        e.update(500, 1000, 10000)
+        seen.append(e.mwh)
+    assert seen == sorted(seen) and abs(e.mwh - 83) <= 1
+    for _ in range(60):  # capped just below one count until the chip counts
+        e.update(500, 1000, 10000)
+    assert e.mwh == 186 and e.pulses == 0
+    e.update(501, 1000, 10000)  # the count replaces the partial: never backwards
+    assert e.mwh == 186 and e.pulses == 1
+    e.update(501, 1000, 0)  # no power: nothing added
+    assert e.mwh == 186
+    e.update(501, 36000, 10000)  # 36 s at 10 W: 100 mWh more
+    assert e.mwh == (186894 + 100000) // 1000
+
+
 def _board(ports, chip, emus, uarts=1):
     machine.reset_board()
     pins = [machine.Pin(i, machine.Pin.OUT, value=0) for i in SELECT]
