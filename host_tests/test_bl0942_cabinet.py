@@ -3,12 +3,13 @@ the real board factory builds the BL0942 scanner, and the busy day ends every se
 with the same verdicts as on the HLW8032.
 
 The busy day is tools/sim/dayplan.py's (10 ports; `make test` runs the first 6000 s with
-20 sessions, FULL=1 the whole 24 h with 30), run through tools/sim/run.py on the
-MicroPython unix port, with 600 s added so the last unplugs are detected (120 s) and every
-session has ended. Per session: same port, start, end reason and limit; end time within
-a sweep plus the BL0942's energy step (its CF counter counts 0.187 Wh: at 150 W one count
-is 4.5 s, so an energy limit or a "full" verdict may come up to ~30 s apart); energy within
-0.2 % + 0.4 Wh (two CF counts); money within 1 fen (the energy differs by up to one count).
+20 sessions, FULL=1 the whole 24 h with 30 and the 6000 s at byte fidelity), run through
+tools/sim/run.py on the MicroPython unix port, with 600 s added so the last unplugs are
+detected (120 s) and every session has ended. Per session: same port, start, end reason
+and limit; end within 10 s, energy within 0.2 Wh + 0.1 % (about one CF count of 0.187
+Wh: the chip's counter is coarser than the HLW8032's 2.7 mWh pulses, filled in from its
+power between counts), money within 1 fen. Measured: worst 1 s, 0.1 Wh, 0 fen on the
+24 h day (energy, money, full and unplugged verdicts) and on the byte-level 6000 s.
 """
 
 import json
@@ -157,8 +158,8 @@ def test_busy_day_on_bl0942_has_the_same_verdicts_as_on_hlw8032(fidelity):
     for h, b in zip(sorted(e_h, key=key), sorted(e_b, key=key)):
         assert (h["port"], h["reason"], h["limit"]) == (b["port"], b["reason"], b["limit"]), (h, b)
         assert abs(h["start"] - b["start"]) <= 2
-        assert abs(h["end"] - b["end"]) <= 60, (h, b)
-        assert abs(h["wh"] - b["wh"]) <= 0.4 + 0.002 * h["wh"], (h, b)
+        assert abs(h["end"] - b["end"]) <= 10, (h, b)
+        assert abs(h["wh"] - b["wh"]) <= 0.2 + 0.001 * h["wh"], (h, b)
         assert abs(h["fen"] - b["fen"]) <= 1, (h, b)
         worst["dt_s"] = max(worst["dt_s"], abs(h["end"] - b["end"]))
         worst["dwh"] = max(worst["dwh"], abs(h["wh"] - b["wh"]))
