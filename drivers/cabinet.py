@@ -107,22 +107,7 @@ def build(cfg, machine, time_mod, clock=None):
         oe = Pin(pins["relay_oe"]) if pins["relay_oe"] is not None else None
         b.relays = HC595Relays(n, Pin(pins["relay_latch"]), data=Pin(pins["relay_data"]),
                                clk=Pin(pins["relay_clock"]), oe=oe)
-    silent_ms = int(cfg["meter_silent_s"] * 1000)
-    select = [Pin(g, Pin.OUT, value=0) for g in pins["mux_select"]]
-    if cfg["meter"] == "ct":
-        from drivers.ct import CTMeters, a_per_count
-
-        adc = machine.ADC(Pin(pins["ct_adc"]), atten=machine.ADC.ATTN_11DB)
-        b.meters = CTMeters(adc, select, n, b.clock, a_per_count(1000, 40),
-                            silent_ms=silent_ms)
-    else:
-        from drivers.meterscan import MeterScanner
-
-        # Explicit tx= on every UART: UART1's default TX is GPIO10, a flash pin on WROOM.
-        uarts = [machine.UART(u, baudrate=4800, bits=8, parity=0, stop=1, tx=tx, rx=rx,
-                              rxbuf=256)
-                 for u, rx, tx in zip(pins["meter_uarts"], pins["meter_rx"], pins["meter_tx"])]
-        b.meters = MeterScanner(uarts, select, n, b.clock, silent_ms=silent_ms)
+    b.meters = build_meters(cfg, machine, b.clock)
     ntc = NTC(machine.ADC(Pin(pins["ntc_adc"]), atten=machine.ADC.ATTN_11DB))
     smoke = Debounced(Pin(pins["smoke"], Pin.IN), b.clock, 50, active_low=True)
     door = None
@@ -133,6 +118,43 @@ def build(cfg, machine, time_mod, clock=None):
         b.buzzer = Pin(pins["buzzer"], Pin.OUT, value=0)
     _optional(b, machine, pins)
     return b
+
+
+def meter_chip(name):
+    """The scanner's chip object for config "meter" (hlw8032 or bl0942)."""
+    if name == "bl0942":
+        from drivers.bl0942 import Chip
+
+        return Chip()  # address 0 on every port: one chip per multiplexer channel
+    if name == "hlw8032":
+        from drivers.hlw8032 import Chip
+
+        return Chip()
+    raise ValueError("config meter %r has no UART chip" % (name,))
+
+
+def build_meters(cfg, machine, clock):
+    """The cabinet's meters from config "meter": "hlw8032" | "bl0942" | "ct"."""
+    Pin = machine.Pin
+    pins = cfg["pins"]
+    n = cfg["ports"]
+    silent_ms = int(cfg["meter_silent_s"] * 1000)
+    select = [Pin(g, Pin.OUT, value=0) for g in pins["mux_select"]]
+    if cfg["meter"] == "ct":
+        from drivers.ct import CTMeters, a_per_count
+
+        adc = machine.ADC(Pin(pins["ct_adc"]), atten=machine.ADC.ATTN_11DB)
+        return CTMeters(adc, select, n, clock, a_per_count(1000, 40), silent_ms=silent_ms)
+    from drivers.meterscan import MeterScanner
+
+    chip = meter_chip(cfg["meter"])
+    baud, bits, parity, stop = chip.line
+    # Explicit tx= on every UART: UART1's default TX is GPIO10, a flash pin on WROOM. The
+    # BL0942 is asked through TX (a second 74HC4067 on the same select lines, wiring.md).
+    uarts = [machine.UART(u, baudrate=baud, bits=bits, parity=parity, stop=stop, tx=tx,
+                          rx=rx, rxbuf=256)
+             for u, rx, tx in zip(pins["meter_uarts"], pins["meter_rx"], pins["meter_tx"])]
+    return MeterScanner(uarts, select, n, clock, silent_ms=silent_ms, chip=chip)
 
 
 def _optional(b, machine, pins):

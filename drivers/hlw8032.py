@@ -367,6 +367,10 @@ class PulseEnergy:
         self._add(delta)
         return delta
 
+    def take(self, v, elapsed_ms):
+        """The scanner's energy interface: one decoded frame's slots (decode_into)."""
+        return self.update(v[PF_COUNT], v[PF_CARRY], v[P_PARAM], elapsed_ms)
+
     def _add(self, n):
         cq = self._cq
         cr = self._cr
@@ -395,3 +399,27 @@ class PulseEnergy:
             self.mwh = wrap_add(self.mwh, u // 1000)
             self._uwh = u % 1000
             self.pulses = wrap_add(self.pulses, d)
+
+
+class Chip:
+    """The HLW8032 as the meter scanner sees it (drivers/meterscan.py, "chip").
+
+    It streams frames unasked, so there is no request; after a multiplexer switch a visit
+    costs the rest of the frame on the wire plus one whole frame (55-110 ms).
+    """
+
+    name = "hlw8032"
+    line = (4800, 8, 0, 1)  # 8E1: MicroPython's parity=0 is even
+    request = None
+    visit_ms = 3 * 55 + 5  # a dead meter must not stall the sweep
+
+    def __init__(self, kv=1.88, ki=1.0, max_w=_MAX_W):
+        self.kv = kv
+        self.ki = ki
+        self.max_w = max_w
+
+    def reader(self):
+        return StreamReader(self.kv, self.ki)
+
+    def energy(self):
+        return PulseEnergy(self.kv, self.ki, self.max_w)

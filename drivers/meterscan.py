@@ -1,54 +1,58 @@
-# N HLW8032 meters on one or two UARTs behind 74HC4067 receive-line multiplexers.
+# N meters on one or two UARTs behind 74HC4067 multiplexers: one chip type per cabinet.
 #
 # Wiring: each UART's RX comes from the common pin of its own 74HC4067; the select lines
-# S0..S3 are shared by both multiplexers (four GPIOs in total, not eight). Port p is on
-# UART p % len(uarts), multiplexer channel p // len(uarts). With shared select lines the
-# two UARTs visit channels in lock-step: the step moves on once both have a frame (or
-# timed out), which costs the slower of two frame phases per step, about 10 ms more
-# than two independent sweeps would, in exchange for the four GPIOs.
+# S0..S3 are shared by every multiplexer (four GPIOs in total). Port p is on UART
+# p % len(uarts), multiplexer channel p // len(uarts). With shared select lines the UARTs
+# visit channels in lock-step: the step moves on once each has a reading (or timed out).
+# A chip that must be asked (BL0942) gets its UART's TX through a second 74HC4067 on the
+# same select lines (docs/wiring.md); a chip that streams (HLW8032) needs no TX.
 #
-# The HLW8032 streams frames back to back, so after a switch the receiver first sees the
-# tail of a frame: a visit costs the rest of that frame plus one whole frame (55-110 ms,
-# 82 ms on average), about 0.9 s for 10 ports on one UART, 0.5 s on two.
+# The chip object (drivers/hlw8032.py Chip, drivers/bl0942.py Chip) is the seam:
+#   request      bytes written at the start of each visit (None: the chip streams)
+#   visit_ms     longest visit; no reading by then is a miss (never above 170 ms, so a
+#                dead meter costs a sweep no more than it did with the HLW8032 alone)
+#   reader()     a per-UART parser: feed(buf, n) -> good packets, reset(), values
+#                (V_MV, I_MA, P_MW in slots 0-2), checksum_errors, abnormal counters
+#   energy()     a per-port accumulator: take(values, elapsed_ms) -> counts or -1
+#                (rejected jump), with pulses, mwh (wrapping at 2**30) and jumps
+# HLW8032: a visit costs the rest of the frame on the wire plus one frame (55-110 ms),
+# about 0.9 s for 10 ports on one UART. BL0942: request 4 ms + reply 48 ms, about 0.55 s
+# for 10 ports (the control tick rounds each visit up to a tick).
 
 from micropython import const
 
-from drivers.hlw8032 import (
-    I_MA,
-    P_MW,
-    P_PARAM,
-    PF_CARRY,
-    PF_COUNT,
-    V_MV,
-    PulseEnergy,
-    StreamReader,
-)
+from drivers import hlw8032
 
-_FRAME_MS = const(55)  # 24 bytes of 11 bits at 4800 baud
-_VISIT_MS = const(3 * _FRAME_MS + 5)  # a dead meter must not stall the sweep
 _RX_LEN = const(64)  # read chunk; a 10-20 ms tick brings 5-9 bytes
 _MAX_READS = const(8)  # bounded reads per poll (an rxbuf of 256+ bytes at most)
 _AGE_CAP_MS = const(1 << 28)  # ages saturate here (3.1 days), below the ticks wrap
+_V_MV = const(0)  # reader value slots shared by every chip
+_I_MA = const(1)
+_P_MW = const(2)
 
 
 class MeterScanner:
-    """Non-blocking sweep over HLW8032 meters; call poll() every control tick.
+    """Non-blocking sweep over the meters; call poll() every control tick.
 
-    uarts: one machine.UART or a list of one or two, each at 4800 baud, bits=8,
-    parity=0 (even), stop=1, rxbuf >= 256. select_pins: machine.Pin outputs, S0 first.
-    clock: ticks_ms / ticks_diff / ticks_add (the `time` module on the device).
+    uarts: one machine.UART or a list of one or two, at the chip's line settings
+    (chip.line: baud, bits, parity, stop), rxbuf >= 256. select_pins: machine.Pin
+    outputs, S0 first. clock: ticks_ms / ticks_diff / ticks_add (the `time` module on the
+    device). chip: the meter type (default an HLW8032 with kv, ki).
 
     Per port (lists of ints, preallocated): mv, ma, mw, pulses, energy_mwh (monotonic,
     wrapping at 2**30),
     seen_ms (ticks of the last good frame; construction time before the first one),
     frames (good frames; a change means a new reading), checksum_errors, abnormal
     (frames in state 0xAA or with a coefficient fault), jumps (rejected energy jumps),
-    misses (visits that timed out). sweep_ms is the duration of the last full sweep
-    (0 until one has completed), sweeps the number completed.
+    misses (visits that timed out), noisy (visits that heard bytes but no good packet).
+    sweep_ms is the duration of the last full sweep (0 until one has completed), sweeps
+    the number completed. silent(p) and garbage(p) classify a port without readings.
     """
 
     def __init__(self, uarts, select_pins, ports, clock, kv=1.88, ki=1.0, silent_ms=3000,
-                 visit_ms=_VISIT_MS, max_w=5000):
+                 visit_ms=None, max_w=5000, chip=None):
+        if chip is None:
+            chip = hlw8032.Chip(kv, ki, max_w)
         if not isinstance(uarts, (list, tuple)):
             uarts = (uarts,)
         nu = len(uarts)
@@ -64,7 +68,9 @@ class MeterScanner:
         self.ports = ports
         self.clock = clock
         self.silent_ms = silent_ms
-        self.visit_ms = visit_ms
+        self.chip = chip
+        self.visit_ms = chip.visit_ms if visit_ms is None else visit_ms
+        self._request = chip.request
         now = clock.ticks_ms()
         self.mv = [0] * ports
         self.ma = [0] * ports
@@ -77,12 +83,15 @@ class MeterScanner:
         self.abnormal = [0] * ports
         self.jumps = [0] * ports
         self.misses = [0] * ports
+        self.noisy = [0] * ports
+        self._garbled = bytearray(ports)  # the last visit heard bytes but no packet
         self.sweep_ms = 0
         self.sweeps = 0
-        self._energy = [PulseEnergy(kv, ki, max_w) for _ in range(ports)]
-        self._readers = [StreamReader(kv, ki) for _ in range(nu)]
+        self._energy = [chip.energy() for _ in range(ports)]
+        self._readers = [chip.reader() for _ in range(nu)]
         self._rx = bytearray(_RX_LEN)
         self._done = bytearray(nu)
+        self._heard = [0] * nu  # bytes received in this visit
         self._step = 0
         self._visit_t0 = now
         self._sweep_t0 = now
@@ -95,6 +104,11 @@ class MeterScanner:
     def silent(self, p):
         """True when port p has had no good frame for silent_ms."""
         return self.age_ms(p) >= self.silent_ms
+
+    def garbage(self, p):
+        """True when port p is silent and its last visit heard bytes but no packet: a
+        meter (or its wiring) sending noise, not a meter that is gone."""
+        return self.silent(p) and self._garbled[p] == 1
 
     def poll(self):
         """Read what the UARTs hold, take at most one frame per UART; never blocks.
@@ -114,10 +128,16 @@ class MeterScanner:
                 done[u] = 1
             elif self._read(u):
                 self._take(p, self._readers[u].values, now)
+                self._garbled[p] = 0
                 done[u] = 1
                 got += 1
             elif self.clock.ticks_diff(now, self._visit_t0) >= self.visit_ms:
-                self.misses[p] += 1
+                if self._heard[u]:
+                    self.noisy[p] += 1
+                    self._garbled[p] = 1
+                else:
+                    self.misses[p] += 1
+                    self._garbled[p] = 0
                 done[u] = 1
             else:
                 pending += 1
@@ -137,16 +157,17 @@ class MeterScanner:
             k = uart.readinto(rx, min(k, _RX_LEN))
             if not k:
                 break
+            self._heard[u] += k
             got += rd.feed(rx, k)
         return got
 
     def _take(self, p, v, now):
-        self.mv[p] = v[V_MV]
-        self.ma[p] = v[I_MA]
-        self.mw[p] = v[P_MW]
+        self.mv[p] = v[_V_MV]
+        self.ma[p] = v[_I_MA]
+        self.mw[p] = v[_P_MW]
         e = self._energy[p]
         elapsed = self.clock.ticks_diff(now, self.seen_ms[p]) if self.frames[p] else -1
-        if e.update(v[PF_COUNT], v[PF_CARRY], v[P_PARAM], elapsed) < 0:
+        if e.take(v, elapsed) < 0:
             self.jumps[p] = e.jumps
         self.pulses[p] = e.pulses
         self.energy_mwh[p] = e.mwh
@@ -188,6 +209,9 @@ class MeterScanner:
                     break
             self._readers[u].reset()
             self._done[u] = 0
+            self._heard[u] = 0
+            if self._request is not None and (step * self._nu + u) < self.ports:
+                uart.write(self._request)  # a few bytes: the TX FIFO takes them at once
         self._visit_t0 = now
 
     def _cap_ages(self, now):

@@ -34,8 +34,11 @@ WHY = {
     "ports": "Ports wired in this cabinet. At most 10 sockets per circuit (draft fire "
              "standard), 16 per controller (the 74HC4067 has 16 channels).",
     "meter": "`hlw8032`: one HLW8032 per port on the multiplexed UART (energy from its "
-             "pulse counter). `ct`: current transformers on the multiplexed ADC (power "
-             "from an assumed voltage and power factor).",
+             "pulse counter). `bl0942`: one BL0942 per port, asked for each reading "
+             "through a TX multiplexer (energy from its CF counter, 0.187 Wh a count, "
+             "filled in from its power between counts; docs/wiring.md). `ct`: current "
+             "transformers on the multiplexed ADC (power from an assumed voltage and "
+             "power factor).",
     "port_limit_a": "RMS current that trips a port at once (`overcurrent`): above what a "
                     "charger draws (vendors: 5-5.5 A), below the socket and wiring rating.",
     "port_limit_w": "Power that stops a port once it lasts `overpower_hold_s` "

@@ -150,6 +150,17 @@ MUTATIONS = [
      "and False:",
      [T_SCEN + "test_session_resumes_after_a_ten_minute_power_cut_with_the_right_charge_s"],
      "a cut loses all charge time and energy since the session's last state change"),
+    ("bl0942-checksum-ignored", "drivers/bl0942.py",
+     "    if checksum(cmd, buf, o) != buf[o + 22]:\n",
+     "    if False:\n",
+     ["host_tests/test_bl0942.py::test_every_corrupted_byte_is_refused",
+      "host_tests/test_bl0942.py::test_scanner_two_uarts_and_corrupted_replies_are_counted"],
+     "a BL0942 reply corrupted on the wire reads as a real load: false trips or missed ones"),
+    ("bl0942-no-request", "drivers/meterscan.py",
+     "                uart.write(self._request)",
+     "                pass",
+     ["host_tests/test_bl0942.py::test_scanner_sweeps_ten_bl0942_with_silent_and_garbage_ports"],
+     "the scanner never asks: every BL0942 port goes silent and fails safe"),
 ]
 
 _IGNORE = shutil.ignore_patterns(".git", ".venv", "build", ".pytest_cache", ".ruff_cache",

@@ -10,9 +10,9 @@ TEST_KEY = "73696d2d6b65792d6e6f742d666f722d70726f64756374696f6e"
 
 # The ESP32 pin map of the reference cabinet (docs/wiring.md). GPIO numbers; None: absent.
 DEFAULT_PINS = {
-    "meter_uarts": [2],  # HLW8032 UART ids (1 or 2); UART0 is the REPL
+    "meter_uarts": [2],  # meter UART ids (1 or 2); UART0 is the REPL
     "meter_rx": [16],  # RX pin per UART, from its 74HC4067 common pin
-    "meter_tx": [12],  # TX pin per UART, left unconnected (the meters only talk); see wiring.md
+    "meter_tx": [12],  # TX pin per UART: the BL0942 is asked, the HLW8032 is not (wiring.md)
     "mux_select": [25, 26, 27, 14],  # 74HC4067 S0..S3, shared by both multiplexers
     "relay_gpio": None,  # a list: one GPIO per relay instead of the 74HC595 chain
     "relay_data": 13,  # 74HC595 SER
@@ -114,7 +114,7 @@ SCHEMA = {
     "mqtt_prefix": ("str", "ebike", 1, 32),
     "cmd_key": ("hex", TEST_KEY, 16, 128),
     "ports": ("int", 10, 1, 16),
-    "meter": ("choice", "hlw8032", ("hlw8032", "ct"), None),
+    "meter": ("choice", "hlw8032", ("hlw8032", "bl0942", "ct"), None),
     # protection
     "port_limit_a": ("num", 5.5, 0.5, 16),
     "port_limit_w": ("num", 1000, 50, 3500),

@@ -73,7 +73,7 @@ def test_top_level_and_cabinet_errors():
     assert _err({"cabinet": {"ports": "10"}}) == "cabinet.ports: '10' is not an integer"
     assert _err({"cabinet": {"ports": True}}) == "cabinet.ports: True is not an integer"
     assert _err({"cabinet": {"meter": "pzem"}}) == \
-        "cabinet.meter 'pzem' is not one of hlw8032, ct"
+        "cabinet.meter 'pzem' is not one of hlw8032, bl0942, ct"
     assert _err({"cabinet": {"config": []}}) == "cabinet.config: [] is not an object"
     assert _err({"cabinet": 3}) == "cabinet: 3 is not an object"
     assert _err({"start_epoch": -1}) == "start_epoch: -1 is not an integer >= 0"

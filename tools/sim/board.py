@@ -1,24 +1,31 @@
 # The virtual cabinet: ports with relays, meters, chargers and faults on virtual time.
 #
 # The firmware sees the same board object as on the ESP32 (clock, meters, relays,
-# sensors). Two meter fidelities:
-# - "hlw8032" (default): every port has an HLW8032 emulator streaming real frames at
-#   4800 8E1 through the RX multiplexer into a fake UART, read by the real driver
-#   (drivers/meterscan.py). Byte-exact, and slow: use it for protection and driver paths.
-# - "model": readings taken straight from the physics, one port per 100 ms slot (the
-#   same ~1 s sweep as one UART), energy integrated exactly. For long days and
-#   randomised campaigns where the byte path would only cost time.
+# sensors). The meter is the cabinet's chip, never silently another:
+#   "hlw8032" (default), "bl0942" or "ct" (METERS); anything else is a ValueError.
+# Two meter fidelities:
+# - "bytes": every port has its chip's emulator behind the multiplexer, read by the real
+#   driver: HLW8032 frames streaming at 4800 8E1, BL0942 packets answering the scanner's
+#   requests at 4800 8N1 (drivers/meterscan.py), CT waveforms on the ADC (drivers/ct.py).
+#   Byte-exact, and slow: use it for protection and driver paths.
+# - "model": readings taken from the physics, one port per slot of the chip's visit
+#   (HLW8032 100 ms, BL0942 60 ms, CT 40 ms), as that chip reports them: the HLW8032
+#   exact, the BL0942 through its registers (packet encoded and decoded by the driver,
+#   energy in whole CF counts of 0.187 Wh), the CT with the nominal voltage and the
+#   assumed power factor of drivers/ct.py. For long days and randomised campaigns.
 # The physical world (plugged chargers, their state of charge, faults) lives here and
 # carries on across a firmware restart.
 
 import chargers
 import machine
+from bl0942_emu import BL0942Emu, fill_packet
 from hlw8032_emu import HLW8032Emu
 from ntc_model import NTCModel
 from relay_model import Relay
 from rxmux import RxMux
 from vclock import CLOCK
 
+from drivers import bl0942, hlw8032
 from drivers.inputs import Debounced
 from drivers.meterscan import MeterScanner
 from drivers.ntc import NTC
@@ -40,15 +47,28 @@ KEY_COLS = (114, 115, 116)
 BUZZER_PIN = 120
 OLED_ADDR = 0x3C
 PHYSICS_MS = 1000  # charger physics step (see VirtualBoard.step)
-_SLOT_MS = 100  # model meter: one port per slot, like one UART at 4800 baud
+METERS = ("hlw8032", "bl0942", "ct")
+# model meter: one port per slot, the chip's visit on one UART (or one CT window)
+_SLOT_MS = {"hlw8032": 100, "bl0942": 60, "ct": 40}
+CT_ADC_PIN = 39  # the CTs' multiplexer on an ADC1 pin of its own (the NTC is on 36)
+CT_NOMINAL_V = 230  # drivers/ct.py CTMeters defaults: a CT sees no voltage ...
+CT_PF_PCT = 60  # ... and no phase: power = nominal V x RMS A x assumed power factor
+
+
+def check_meter(meter):
+    if meter not in METERS:
+        raise ValueError("meter %r is not one of %s" % (meter, ", ".join(METERS)))
 
 
 class ModelMeters:
-    """Scanner-compatible readings computed from the board's physics."""
+    """Scanner-compatible readings computed from the board's physics, as `kind` reports
+    them (see the header)."""
 
-    def __init__(self, board, n, silent_ms=3000):
+    def __init__(self, board, n, silent_ms=3000, kind="hlw8032"):
+        check_meter(kind)
         self.board = board
         self.n = n
+        self.kind = kind
         self.silent_ms = silent_ms
         now = CLOCK.ticks_ms()
         self.mv = [0] * n
@@ -58,26 +78,69 @@ class ModelMeters:
         self.pulses = [0] * n
         self.frames = [0] * n
         self.seen_ms = [now] * n
-        self.sweep_ms = _SLOT_MS * n
+        self.slot_ms = _SLOT_MS[kind]
+        self.sweep_ms = self.slot_ms * n
         self._next = 0
         self._due_us = CLOCK.us
+        if kind == "bl0942":
+            self._chip = bl0942.Chip()
+            self._cf = [self._chip.energy() for _ in range(n)]
+            self._pkt = bytearray(bl0942.PACKET_LEN)
+            self._out = bl0942.new_out()
+        elif kind == "ct":
+            self._ct_rem = [0.0] * n
 
     def poll(self):
         b = self.board
         while CLOCK.us >= self._due_us:
             p = self._next
             self._next = (p + 1) % self.n
-            self._due_us += _SLOT_MS * 1000
+            self._due_us += self.slot_ms * 1000
             if b.meter_fault[p] is not None:
                 continue
             w = b.watts[p]
-            self.mw[p] = int(w * 1000)
-            self.mv[p] = int(VOLTS * 1000)
             pf = b.pfs[p] or 1.0
-            self.ma[p] = int(w / (VOLTS * pf) * 1000) if w > 0 else 0
-            self.energy_mwh[p] = int(b.true_mwh[p])
+            amps = w / (VOLTS * pf) if w > 0 else 0.0
+            if self.kind == "bl0942":
+                self._bl0942(p, w, amps)
+            elif self.kind == "ct":
+                self._ct(p, amps)
+            else:
+                self.mw[p] = int(w * 1000)
+                self.mv[p] = int(VOLTS * 1000)
+                self.ma[p] = int(amps * 1000)
+                self.energy_mwh[p] = int(b.true_mwh[p])
             self.frames[p] += 1
             self.seen_ms[p] = CLOCK.ticks_ms()
+
+    def _bl0942(self, p, w, amps):
+        # The chip's registers for this load, through the driver's decoder; energy in
+        # the whole CF counts the chip would have made of the true energy.
+        chip = self._chip
+        e = self._cf[p]
+        count = int(self.board.true_mwh[p] * 1000 // chip.scale.uwh_per_cf) & 0xFFFFFF
+        fill_packet(self._pkt, VOLTS, amps, w, count)
+        out = self._out
+        if bl0942.decode_into(self._pkt, 0, out, chip.cmd, chip.scale) != bl0942.OK:
+            raise AssertionError("the emulator's packet did not decode")
+        self.mv[p] = out[bl0942.V_MV]
+        self.ma[p] = out[bl0942.I_MA]
+        self.mw[p] = out[bl0942.P_MW]
+        e.take(out, self.sweep_ms if self.frames[p] else -1)
+        self.energy_mwh[p] = e.mwh
+        self.pulses[p] = e.pulses
+
+    def _ct(self, p, amps):
+        ma = int(amps * 1000)
+        mw = CT_NOMINAL_V * ma * CT_PF_PCT // 100
+        if self.frames[p]:  # trapezoid over the port's visit interval, as CTMeters
+            self._ct_rem[p] += (self.mw[p] + mw) / 2 * self.sweep_ms / 3600000.0
+            whole = int(self._ct_rem[p])
+            self.energy_mwh[p] += whole
+            self._ct_rem[p] -= whole
+        self.mv[p] = CT_NOMINAL_V * 1000
+        self.ma[p] = ma
+        self.mw[p] = mw
 
     def age_ms(self, p):
         return CLOCK.ticks_diff(CLOCK.ticks_ms(), self.seen_ms[p])
@@ -140,22 +203,50 @@ class VirtualBoard:
         self.sensors = SimSensors(self)
         self._panel_parts()
         self.fidelity = fidelity
+        check_meter(meter)
+        self.meter = meter
         self.emus = None
+        self.ct_chans = None
         if fidelity == "bytes":
+            self.meters = self._byte_meters(meter, seed, silent_ms)
+            self.tick_ms = 20
+        else:
+            self.meters = ModelMeters(self, ports, silent_ms, meter)
+            self.tick_ms = 250
+        self._plugs = 0
+
+    def _byte_meters(self, meter, seed, silent_ms):
+        """Every port's chip model behind the multiplexer, read by the real driver."""
+        select = [machine.Pin(i, machine.Pin.OUT, value=0) for i in SELECT_PINS]
+        ports = self.n
+        if meter == "ct":
+            from ct_source import CTChannel, Mux
+
+            from drivers.ct import CTMeters, a_per_count
+
+            self.mux = Mux(SELECT_PINS, CT_ADC_PIN)
+            self.ct_chans = [CTChannel(phase_deg=29.0 * p) for p in range(ports)]
+            for p in range(ports):
+                self.mux.attach(p, self.ct_chans[p])
+            adc = machine.ADC(machine.Pin(CT_ADC_PIN), atten=machine.ADC.ATTN_11DB)
+            return CTMeters(adc, select, ports, CLOCK, a_per_count(1000, 40),
+                            nominal_v=CT_NOMINAL_V, pf_pct=CT_PF_PCT, silent_ms=silent_ms)
+        if meter == "bl0942":
+            # Request/reply: the scanner's TX reaches the selected chip through the mux.
+            chip = bl0942.Chip()
+            self.emus = [BL0942Emu(volts=VOLTS, amps=0.0, pf=1.0, seed=seed + p)
+                         for p in range(ports)]
+        else:
             # Every port's HLW8032 streams real frames into one UART through the RX mux.
-            select = [machine.Pin(i, machine.Pin.OUT, value=0) for i in SELECT_PINS]
-            uart = machine.UART(METER_UART, baudrate=4800, bits=8, parity=0, stop=1,
-                                tx=METER_TX, rx=METER_RX, rxbuf=256)
+            chip = hlw8032.Chip()
             self.emus = [HLW8032Emu(volts=VOLTS, amps=0.0, pf=1.0, seed=seed + p,
                                     phase_us=(seed * 7919 + p * 13331) % 55000)
                          for p in range(ports)]
-            self.mux = RxMux(select, self.emus, uart)
-            self.meters = MeterScanner([uart], select, ports, CLOCK, silent_ms=silent_ms)
-            self.tick_ms = 20
-        else:
-            self.meters = ModelMeters(self, ports, silent_ms)
-            self.tick_ms = 250
-        self._plugs = 0
+        baud, bits, parity, stop = chip.line
+        uart = machine.UART(METER_UART, baudrate=baud, bits=bits, parity=parity, stop=stop,
+                            tx=METER_TX, rx=METER_RX, rxbuf=256)
+        self.mux = RxMux(select, self.emus, uart)
+        return MeterScanner([uart], select, ports, CLOCK, silent_ms=silent_ms, chip=chip)
 
     def _panel_parts(self):
         """Card reader, keypad, OLED and buzzer: real drivers on register-level models."""
@@ -222,6 +313,8 @@ class VirtualBoard:
         if self.emus is not None:
             self.emus[p].silent = self.meter_fault[p] == "meter_silent"
             self.emus[p].garbage = self.meter_fault[p] == "meter_garbage"
+        if self.ct_chans is not None:  # a CT's broken bias network reads as no reading
+            self.ct_chans[p].bias_v = 1.65 if self.meter_fault[p] is None else 0.0
 
     def set_temp(self, sensor, c, port=None):
         if sensor == "cabinet":
@@ -245,11 +338,20 @@ class VirtualBoard:
     def power_on(self):
         """Mains back: the controller's drivers start afresh (RAM was lost)."""
         self.relays = PinRelays([machine.Pin(RELAY_PINS[i]) for i in range(self.n)])
-        if self.fidelity == "bytes":
+        silent_ms = self.meters.silent_ms
+        if self.fidelity == "bytes" and self.meter == "ct":
+            from drivers.ct import CTMeters, a_per_count
+
+            adc = machine.ADC(machine.Pin(CT_ADC_PIN), atten=machine.ADC.ATTN_11DB)
+            self.meters = CTMeters(adc, [machine.Pin(i) for i in SELECT_PINS], self.n, CLOCK,
+                                   a_per_count(1000, 40), nominal_v=CT_NOMINAL_V,
+                                   pf_pct=CT_PF_PCT, silent_ms=silent_ms)
+        elif self.fidelity == "bytes":
             self.meters = MeterScanner([self.mux.uarts[0]], [machine.Pin(i) for i in SELECT_PINS],
-                                       self.n, CLOCK, silent_ms=self.meters.silent_ms)
+                                       self.n, CLOCK, silent_ms=silent_ms,
+                                       chip=self.meters.chip)
         else:
-            self.meters = ModelMeters(self, self.n, self.meters.silent_ms)
+            self.meters = ModelMeters(self, self.n, silent_ms, self.meter)
 
     def contacts(self, p):
         """Are port p's relay contacts closed (coil delay modelled, or welded)?"""
@@ -288,5 +390,10 @@ class VirtualBoard:
                     w = self.watts[p]
                     pf = self.pfs[p] or 1.0
                     self.emus[p].set_load(volts=VOLTS, amps=w / (VOLTS * pf), watts=w, pf=pf)
+                if self.ct_chans is not None:
+                    w = self.watts[p]
+                    pf = self.pfs[p] or 1.0
+                    # a charger's power factor is mostly its crest factor (FIELD_FACTS 3)
+                    self.ct_chans[p].set_current(w / (VOLTS * pf), 1.41 / pf)
             else:
                 self.acc_ms[p] = acc

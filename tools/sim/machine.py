@@ -144,6 +144,7 @@ class UART:
         self.overruns = 0
         self.written = bytearray()
         self._last_us = CLOCK.us
+        self._tx_free_us = 0  # when the TX line is free again
         self.tx = None
         self.rx = None
         self.init(baudrate, bits, parity, stop, **kw)
@@ -236,7 +237,18 @@ class UART:
         return k
 
     def write(self, buf):
+        """Queue bytes on TX: they go out back to back at the line rate from now (or
+        after what is still being sent), and reach the source (a chip, or rxmux.RxMux
+        passing them to the selected channel) with the start time of the first byte."""
+        self._pump()
         self.written.extend(buf)
+        start = max(CLOCK.us, self._tx_free_us)
+        self._tx_free_us = start + self.byte_us * len(buf)
+        src = UART._sources.get(self.id)
+        if src is not None and hasattr(src, "tx_bytes"):
+            src.tx_bytes(bytes(buf), start, self)
+            if len(self.written) > 1024:  # a chip polled for days: keep the recent bytes
+                self.written[0:len(self.written) - 256] = b""
         CLOCK.us += self.byte_us * len(buf) if self.timeout else 0
         return len(buf)
 

@@ -1,10 +1,13 @@
-# 74HC4067 on a UART's RX line, for the virtual board.
+# 74HC4067 on a UART's RX line (and a second one on its TX line), for the virtual board.
 #
 # The channel is the binary value of the select pins (S0 first). The model watches those
 # output pins and is itself the UART's source, delegating to the selected channel's
 # source (an HLW8032Emu, say). Before a switch it pumps its UARTs, so bytes that came in
 # before the switch land from the old channel; a byte whose start bit was on the wire
 # before the switch is lost. Two multiplexers may watch the same select pins.
+# TX: bytes the UART writes go to the channel selected when they are written (the TX
+# multiplexer shares the select lines, so it is modelled here too): a chip that must be
+# asked (BL0942Emu.tx_bytes) hears the request; a streaming chip ignores it.
 #
 #   mux = RxMux((25, 26, 27, 14), [emu0, emu1, ...], uart)
 
@@ -52,6 +55,11 @@ class RxMux:
             self.channel = ch
             self.switches += 1
             self._switch_us = CLOCK.us
+
+    def tx_bytes(self, data, t0_us, uart):
+        src = self.sources[self.channel]
+        if src is not None and hasattr(src, "tx_bytes"):
+            src.tx_bytes(data, t0_us, uart)
 
     def bytes_between(self, t0_us, t1_us, uart, out):
         src = self.sources[self.channel]

@@ -3,7 +3,7 @@
     sc = load(json_text_or_dict)       # or load_file(path)
     sc.ports, sc.meter, sc.config, sc.start_epoch, sc.duration_s, sc.events
 
-Top level: `cabinet` {`ports` 1-16 (default 10), `meter` "hlw8032" (default) or "ct",
+Top level: `cabinet` {`ports` 1-16 (default 10), `meter` "hlw8032" (default), "bl0942" or "ct",
 `config` object of config overrides, kept as given for the firmware to validate},
 `start_epoch` (int, default 1764201600), `duration_s` (number > 0, default 86400),
 `events` (list, default empty). Every key is optional; an unknown key anywhere is an error.
@@ -45,7 +45,7 @@ ACTIONS = ("plug", "unplug", "swipe", "keys", "cmd", "fault", "temp", "smoke",
 PORT_ACTIONS = ("plug", "unplug", "fault")  # these take the event's top-level `port`
 FAULTS = ("short", "overload", "heater", "relay_weld", "meter_silent", "meter_garbage",
           "clear")
-METERS = ("hlw8032", "ct")
+METERS = ("hlw8032", "bl0942", "ct")
 SENSORS = ("cabinet", "port")
 NTC_FAULTS = ("open", "short")  # temp.fault; null plugs the sensor back
 BROKER = ("down", "up")
