@@ -13,6 +13,7 @@
 
 from micropython import const
 
+from drivers.board import Meters
 from drivers.hlw8032 import (
     I_MA,
     P_MW,
@@ -31,7 +32,7 @@ _MAX_READS = const(8)  # bounded reads per poll (an rxbuf of 256+ bytes at most)
 _AGE_CAP_MS = const(1 << 28)  # ages saturate here (3.1 days), below the ticks wrap
 
 
-class MeterScanner:
+class MeterScanner(Meters):
     """Non-blocking sweep over HLW8032 meters; call poll() every control tick.
 
     uarts: one machine.UART or a list of one or two, each at 4800 baud, bits=8,

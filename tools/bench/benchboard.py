@@ -3,6 +3,8 @@
 # commanded relay, the cabinet is cool and smoke-free.
 from vclock import CLOCK
 
+from drivers import board as contract
+
 
 class _Null:
     def write(self, s):
@@ -17,7 +19,7 @@ class _Count:
         self.n += 1
 
 
-class ReplayMeters:
+class ReplayMeters(contract.Meters):
     """Allocation-free meters: every port gets a fresh reading on every poll."""
 
     def __init__(self, n, mw, relays):
@@ -57,17 +59,12 @@ class Relays:
         return self.cmd[i]
 
 
-class Sensors:
-    def cabinet_c10(self):
-        return 250
+class Board(contract.Board):
+    """No panel parts (the contract's null ones), no port probes, no door."""
 
-    def smoke(self):
-        return False
-
-
-class Board:
     def __init__(self, n):
+        contract.Board.__init__(self)
         self.clock = CLOCK
         self.relays = Relays(n)
         self.meters = ReplayMeters(n, 180000, self.relays)
-        self.sensors = Sensors()
+        self.sensors = contract.NoPortSensors()
