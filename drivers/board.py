@@ -8,7 +8,7 @@
 # tick (a constant return) and allocate nothing.
 #
 # The parts (a board sets the first four in its constructor; the rest default to null):
-#   clock    ticks_ms(), ticks_us(), ticks_diff(a, b), ticks_add(t, d), sleep_ms(ms),
+#   clock    ticks_ms(), ticks_us(), ticks_diff(a, b), ticks_add(t, d), sleep_ms(ms), sleep_us(us),
 #            time() (Unix s), since2024_s() (small int), epoch_set (RTC known)
 #   meters   Meters: per-port lists mv, ma, mw, energy_mwh, frames, seen_ms; poll(),
 #            age_ms(p), silent(p), garbage(p)

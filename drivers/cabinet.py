@@ -27,6 +27,7 @@ class Clock:
         self.ticks_diff = time_mod.ticks_diff
         self.ticks_add = time_mod.ticks_add
         self.sleep_ms = time_mod.sleep_ms
+        self.sleep_us = time_mod.sleep_us
         self.offset = _EPOCH_2000 if time_mod.gmtime(0)[0] == 2000 else 0
 
     def time(self):

@@ -44,6 +44,9 @@ class ReplayMeters(contract.Meters):
             else:
                 self.mw[p] = 0
 
+    def age_ms(self, p):
+        return 0  # a fresh reading on every poll
+
     def silent(self, p):
         return False
 
@@ -57,6 +60,10 @@ class Relays:
 
     def get(self, i):
         return self.cmd[i]
+
+    def all_off(self):
+        for i in range(len(self.cmd)):
+            self.cmd[i] = False
 
 
 class Board(contract.Board):

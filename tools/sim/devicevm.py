@@ -257,4 +257,5 @@ def main():
             raise ValueError("devicevm: unknown line %r" % line[:20])
 
 
-main()
+if __name__ == "__main__":
+    main()

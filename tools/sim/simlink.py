@@ -33,7 +33,6 @@ import json
 import os
 import time
 
-import machine
 import vsocket
 from vclock import CLOCK
 

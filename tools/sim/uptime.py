@@ -30,7 +30,6 @@ for _p in (_here + "/../../lib", _here + "/../..", _here):
 
 import json  # noqa: E402
 
-import machine  # noqa: E402
 import scenario as scenario_mod  # noqa: E402
 from run import Sim  # noqa: E402
 from vclock import CLOCK  # noqa: E402
