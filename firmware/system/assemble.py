@@ -19,8 +19,11 @@ import json
 import os
 
 from firmware.core import codes
+from firmware.core.app import App
 from firmware.protocol.cloud import Cloud, load_overrides
+from firmware.store.journal import Journal
 from firmware.store.outbox import Outbox
+from firmware.store.persist import Persist
 from firmware.system import bootguard
 from firmware.system.wallclock import WallClock
 
@@ -108,10 +111,6 @@ class Cabinet:
                                 SafeCloud)
 
     def _build_app(self, emit, with_panel):
-        from firmware.core.app import App
-        from firmware.store.journal import Journal
-        from firmware.store.persist import Persist
-
         cfg = self.cfg
         board = self.board
         journal = Journal(self.state_dir, cfg["ports"], board.clock, cfg["checkpoint_s"])
@@ -125,7 +124,7 @@ class Cabinet:
         self.cloud = cloud = make_cloud(app, self.state_dir, self.outbox, self.wall.set,
                                         self._rssi)
         if with_panel:
-            from firmware.panel.panel import Panel
+            from firmware.panel.panel import Panel  # the device VM runs without one
 
             self.panel = panel = Panel(app, board, cfg, cloud)
             cloud.on_auth = (  # pyright: ignore[reportAttributeAccessIssue]
