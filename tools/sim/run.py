@@ -34,6 +34,7 @@ from vclock import CLOCK  # noqa: E402
 
 from firmware.link.dns import Resolver  # noqa: E402
 from firmware.link.netif import Ntp  # noqa: E402
+from firmware.panel import panel as _panel  # noqa: E402, F401 (code up front, as frozen)
 from firmware.system import assemble  # noqa: E402
 from firmware.system import config as config_mod  # noqa: E402
 
