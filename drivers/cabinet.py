@@ -3,8 +3,10 @@
 # main.py calls build(cfg, machine, time) on the ESP32; tests call it on the MicroPython
 # unix port with the fake machine (tools/sim) first on the path and the virtual clock, so
 # the code that runs on the device is the code that is tested. Optional parts (card
-# reader, keypad, display) that fail to answer are left out and reported in `problems`:
-# charging and protection never depend on them.
+# reader, keypad, display) that fail to answer are null parts (drivers/board.py) and are
+# reported in `problems`: charging and protection never depend on them.
+
+from drivers import board as contract
 
 TYPE_CHECKING = False  # pyright reads the block below; the device never runs it
 if TYPE_CHECKING:
@@ -25,6 +27,7 @@ class Clock:
         self.ticks_diff = time_mod.ticks_diff
         self.ticks_add = time_mod.ticks_add
         self.sleep_ms = time_mod.sleep_ms
+        self.sleep_us = time_mod.sleep_us
         self.offset = _EPOCH_2000 if time_mod.gmtime(0)[0] == 2000 else 0
 
     def time(self):
@@ -49,8 +52,11 @@ def set_rtc(machine, time_mod, unix_s, ms=0):
     machine.RTC().datetime((t[0], t[1], t[2], t[6], t[3], t[4], t[5], ms * 1000))
 
 
-class Sensors:
-    def __init__(self, ntc, smoke, door=None):
+class Sensors(contract.Sensors):
+    """The cabinet NTC, the smoke contact and the door switch (NO_DOOR when not wired);
+    no port probes on this board."""
+
+    def __init__(self, ntc, smoke, door):
         self.ntc = ntc
         self.smoke_in = smoke
         self.door_in = door
@@ -64,20 +70,13 @@ class Sensors:
         return self.smoke_in.active
 
 
-class Board:
-    """What the app needs: clock, meters, relays, sensors; optional rfid, keypad, display."""
+class CabinetBoard(contract.Board):
+    """The reference cabinet: the parts build() fitted, a service button when wired."""
 
-    def __init__(self):
-        # Filled in by build(); the type comments tell pyright these are not always None.
-        self.clock = None  # type: Any
-        self.meters = None  # type: Any
-        self.relays = None  # type: Any
-        self.sensors = None  # type: Any
-        self.rfid = None  # type: Any
-        self.keypad = None  # type: Any
-        self.display = None  # type: Any
-        self.buzzer = None  # type: Any
-        self.problems = []
+    service = None  # type: Any
+
+    def service_held(self):
+        return self.service is not None and self.service.value() == 0
 
 
 # One I2C bus carries the SSD1306 (400 kHz max) and the keypad's PCF8574 (datasheet:
@@ -98,7 +97,7 @@ def build(cfg, machine, time_mod, clock=None):
     if why is not None:
         raise ValueError("config " + why)
     Pin = machine.Pin
-    b = Board()
+    b = CabinetBoard()
     b.clock = clock or Clock(time_mod)
     n = cfg["ports"]
     if pins["relay_gpio"]:
@@ -110,10 +109,12 @@ def build(cfg, machine, time_mod, clock=None):
     b.meters = build_meters(cfg, machine, b.clock)
     ntc = NTC(machine.ADC(Pin(pins["ntc_adc"]), atten=machine.ADC.ATTN_11DB))
     smoke = Debounced(Pin(pins["smoke"], Pin.IN), b.clock, 50, active_low=True)
-    door = None
+    door = contract.NO_DOOR
     if pins["door"] is not None:
         door = Debounced(Pin(pins["door"], Pin.IN), b.clock, 50, active_low=True)
     b.sensors = Sensors(ntc, smoke, door)
+    if pins["service"] is not None:
+        b.service = Pin(pins["service"], Pin.IN, Pin.PULL_UP)
     if pins["buzzer"] is not None:
         b.buzzer = Pin(pins["buzzer"], Pin.OUT, value=0)
     _optional(b, machine, pins)
@@ -166,7 +167,7 @@ def _optional(b, machine, pins):
         spi = machine.SPI(1, baudrate=RFID_SPI_HZ, sck=Pin(pins["spi_sck"]),
                           mosi=Pin(pins["spi_mosi"]), miso=Pin(pins["spi_miso"]))
         rst = Pin(pins["rfid_rst"]) if pins["rfid_rst"] is not None else None
-        b.rfid = MFRC522(spi, Pin(pins["rfid_cs"]), b.clock, rst=rst)
+        b.reader = MFRC522(spi, Pin(pins["rfid_cs"]), b.clock, rst=rst)
     except (OSError, ValueError) as e:
         b.problems.append("card reader: %s" % (e,))
     i2c = None

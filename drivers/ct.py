@@ -27,6 +27,8 @@
 
 from micropython import const
 
+from drivers.board import Meters
+
 _CODE_SHIFT = const(4)  # read_u16() carries the ESP32's 12-bit code scaled by 16
 _FULL_CODE = const(4095)  # 12-bit SAR converter
 _MID_CODE = const(2048)  # bias assumed before the first reading of a channel
@@ -191,7 +193,7 @@ class CT:
         return (rms_q * self._cal_q[channel] + (1 << (sh - 1))) >> sh
 
 
-class CTMeters:
+class CTMeters(Meters):
     """Per-port meters on CTs, with the attribute API of drivers.meterscan.MeterScanner.
 
     Per port p (preallocated lists of ints): mv (the nominal voltage: a CT measures no

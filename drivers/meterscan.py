@@ -22,6 +22,7 @@
 from micropython import const
 
 from drivers import hlw8032
+from drivers.board import Meters
 
 _RX_LEN = const(64)  # read chunk; a 10-20 ms tick brings 5-9 bytes
 _MAX_READS = const(8)  # bounded reads per poll (an rxbuf of 256+ bytes at most)
@@ -31,7 +32,7 @@ _I_MA = const(1)
 _P_MW = const(2)
 
 
-class MeterScanner:
+class MeterScanner(Meters):
     """Non-blocking sweep over the meters; call poll() every control tick.
 
     uarts: one machine.UART or a list of one or two, at the chip's line settings

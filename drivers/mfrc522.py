@@ -111,7 +111,7 @@ class MFRC522:
         self._tms = clock.ticks_ms
         self._tdiff = clock.ticks_diff
         self._sleep_ms = clock.sleep_ms
-        self._sleep_us = getattr(clock, "sleep_us", None)
+        self._sleep_us = clock.sleep_us  # the board contract's clock (drivers/board.py)
         self.repeat_ms = repeat_ms
         self.retry_ms = retry_ms
         cs.init(cs.OUT, value=1)
@@ -252,8 +252,7 @@ class MFRC522:
                 return _TIMEOUT
             if self._tdiff(self._tms(), t0) > _WAIT_MS:
                 return _HUNG
-            if self._sleep_us is not None:
-                self._sleep_us(_IRQ_POLL_US)  # a card answers in ~0.1 ms, the timer in 1
+            self._sleep_us(_IRQ_POLL_US)  # a card answers in ~0.1 ms, the timer in 1
         if cmd != _CMD_TRANSCEIVE:
             return _OK
         err = self._rd(_ERROR_REG)

@@ -50,21 +50,22 @@ network.WORLD.aps = {"estate": {"key": "secret", "rssi": -58}}
 vsocket.WORLD.names = {"mqtt.example.cn": "127.0.0.1", "ntp.aliyun.com": "203.107.6.88"}
 vsocket.WORLD.stall(0, 10 ** 15)  # no DNS answer, ever
 events = []
-app, board, cfg, problems = main.build(%r, %r, clock=CLOCK, emit=events.append)
+cab = main.build(%r, %r, clock=CLOCK, emit=events.append)
+app, board, cfg, problems = cab.app, cab.board, cab.cfg, cab.problems
 for p in range(4):
     assert app.start(p, "remote", {"minutes": 60}) is None
-main.run(app, board, cfg, %r, max_ticks=9000, network=network)  # 180 s
+main.run(cab, max_ticks=9000, network=network)  # 180 s
 ends = [e for e in events if e["ev"] == "session_end"]
 print("worst_tick_ms", machine.WDT.last.worst_gap_ms)
 print("budget_ms", main.TICK_BUDGET_MS)
 print("ends", len(ends))
 print("charging", sum(1 for p in range(4) if app.state[p] == "charging"))
-print("link_up", app.net.link.isconnected())
+print("link_up", cab.net.link.isconnected())
 print("dns_unanswered", vsocket.WORLD.unanswered)
 print("blocked_ms", vsocket.WORLD.blocked_ms)
-print("connects", app.net.uplink.connects)
+print("connects", cab.net.uplink.connects)
 print("virtual_s", CLOCK.us // 1000000)
-''' % (cfg, state, state))
+''' % (cfg, state))
     got = _lines(out)
     print("dead DNS: worst control tick %s ms (budget %s ms) over %s virtual s"
           % (got["worst_tick_ms"], got["budget_ms"], got["virtual_s"]))
@@ -86,7 +87,8 @@ machine.RESET_CAUSE[0] = machine.PWRON_RESET
 network.WORLD.aps = {"estate": {"key": "secret", "rssi": -58}}
 vsocket.WORLD.names = {"ntp.aliyun.com": "203.107.6.88"}
 events = []
-app, board, cfg, problems = main.build(%r, %r, clock=CLOCK, emit=events.append)
+cab = main.build(%r, %r, clock=CLOCK, emit=events.append)
+app, board, cfg, problems = cab.app, cab.board, cab.cfg, cab.problems
 print("before", CLOCK.time())
 assert app.start(0, "remote", {"minutes": 60}) is None
 s = app.sessions[0]
@@ -94,11 +96,11 @@ raw = [ln[ln.index(b"{"):].strip() for ln in open(%r + "/outbox.log", "rb")
        if b" session_start " in ln][0]
 print("raw", raw.decode())
 print("held", app.wall.restamp(raw))
-main.run(app, board, cfg, %r, max_ticks=500, network=network)  # 10 s
+main.run(cab, max_ticks=500, network=network)  # 10 s
 print("after", CLOCK.time(), "world", CLOCK.world_time())
 print("wire", app.wall.restamp(raw))
 print("synced", app.wall.synced)
-''' % (cfg, state, state, state))
+''' % (cfg, state, state))
     got = _lines(out)
     assert int(got["before"]) < 1000000000  # 2000-01-01 plus a second or two
     after, world = re.match(r"(\d+) world (\d+)", got["after"]).groups()
@@ -124,14 +126,15 @@ import network, main
 from modem import Modem
 modem = Modem()
 machine.UART._sources[1] = modem
-app, board, cfg, problems = main.build(%r, %r, clock=CLOCK)
+cab = main.build(%r, %r, clock=CLOCK)
+app, board, cfg, problems = cab.app, cab.board, cab.cfg, cab.problems
 ''' % (cfg, state) + PACED + r'''
-main.run(app, board, cfg, %r, max_ticks=400, network=network)  # 8 s
-u = app.net.link.uart
+main.run(cab, max_ticks=400, network=network)  # 8 s
+u = cab.net.link.uart
 print("uart", u.id, u.tx, u.rx, u.baudrate)
 print("chat", [c.decode().strip() for c in modem.commands])
-print("ppp_up", app.net.link.isconnected(), "connects", app.net.uplink.connects)
-''' % state)
+print("ppp_up", cab.net.link.isconnected(), "connects", cab.net.uplink.connects)
+''')
         got = _lines(out)
         assert got["uart"] == "1 17 35 115200", got
         assert got["chat"] == ("['AT', 'ATE0', 'AT+CGDCONT=1,\"IP\",\"cmiot\"', "
@@ -147,10 +150,11 @@ print("ppp_up", app.net.link.isconnected(), "connects", app.net.uplink.connects)
 BOOT = RIG + r'''
 machine.RESET_CAUSE[0] = %d
 import main
-app, board, cfg, problems = main.build(%r, %r, clock=CLOCK)
-print("safe", getattr(app, "safe", False), "coils", sum(c.energised for c in contacts))
-if not getattr(app, "safe", False):
-    main.run(app, board, cfg, %r, max_ticks=%d)  # power lost before STABLE_MS
+cab = main.build(%r, %r, clock=CLOCK)
+app, board, cfg, problems = cab.app, cab.board, cab.cfg, cab.problems
+print("safe", cab.safe, "coils", sum(c.energised for c in contacts))
+if not cab.safe:
+    main.run(cab, max_ticks=%d)  # power lost before STABLE_MS
 '''
 
 
@@ -159,9 +163,9 @@ def test_a_burst_of_power_ups_is_not_a_crash_loop(tmp_path):
     # (long before bootguard.STABLE_MS): no safe mode. Then three crash resets in a
     # row (machine.HARD_RESET, WDT_RESET) do enter it.
     cfg, state = _write_cfg(tmp_path, net="none")
-    outs = [run_mpy(BOOT % (1, cfg, state, state, 2000)) for _ in range(5)]
+    outs = [run_mpy(BOOT % (1, cfg, state, 2000)) for _ in range(5)]
     assert all("safe False coils 0" in o for o in outs), outs
-    crashes = [run_mpy(BOOT % (cause, cfg, state, state, 50)) for cause in (2, 3, 2)]
+    crashes = [run_mpy(BOOT % (cause, cfg, state, 50)) for cause in (2, 3, 2)]
     assert ["safe True" in o for o in crashes] == [False, False, True], crashes
     assert all("coils 0" in o for o in crashes)
 
@@ -172,21 +176,22 @@ def test_crash_loop_safe_mode_sends_its_alarm_and_takes_unlock_and_reboot(tmp_pa
     try:
         cfg, state = _write_cfg(tmp_path, mqtt_port=broker.port)
         for cause in (1, 2, 2):  # a power-up, then two crashes: not yet safe mode
-            assert "safe False" in run_mpy(BOOT % (cause, cfg, state, state, 5))
+            assert "safe False" in run_mpy(BOOT % (cause, cfg, state, 5))
         code = RIG + r'''
 machine.RESET_CAUSE[0] = machine.WDT_RESET  # the third crash in a row
 import network, main
 network.WORLD.aps = {"estate": {"key": "secret", "rssi": -58}}
-app, board, cfg, problems = main.build(%r, %r, clock=CLOCK)
-print("safe", app.safe, app.why)
+cab = main.build(%r, %r, clock=CLOCK)
+app, board, cfg, problems = cab.app, cab.board, cab.cfg, cab.problems
+print("safe", cab.safe, cab.why)
 ''' % (cfg, state) + PACED + r'''
 try:
-    main.run_safe(app, board, cfg, %r, max_ticks=3000, network=network)  # <= 60 s
+    main.run_safe(cab, max_ticks=3000, network=network)  # <= 60 s
     print("no reset")
 except SystemExit as e:
     print("reset", e)
 print("coils", sum(c.energised for c in contacts))
-''' % state
+'''
         path = tmp_path / "safe.py"
         path.write_text(PRELUDE + code)
         p = subprocess.Popen([MICROPYTHON, str(path)], cwd=ROOT, stdout=subprocess.PIPE,
@@ -215,7 +220,7 @@ print("coils", sum(c.energised for c in contacts))
                 p.kill()
         assert "reset machine.reset" in out and "coils 0" in out, out + err
         # unlock cleared the guard and reboot was planned: the next boot runs normally
-        nxt = run_mpy(BOOT % (2, cfg, state, state, 5))
+        nxt = run_mpy(BOOT % (2, cfg, state, 5))
         assert "safe False" in nxt, nxt
     finally:
         srv.close()
@@ -225,30 +230,32 @@ print("coils", sum(c.energised for c in contacts))
 def test_safe_mode_clears_itself_after_a_stable_period_not_after_the_service_button(tmp_path):
     cfg, state = _write_cfg(tmp_path, net="none")
     for cause in (1, 2, 2):
-        run_mpy(BOOT % (cause, cfg, state, state, 5))
+        run_mpy(BOOT % (cause, cfg, state, 5))
     out = run_mpy(RIG + r'''
 machine.RESET_CAUSE[0] = machine.HARD_RESET
 import main
 from firmware.system import bootguard
-app, board, cfg, problems = main.build(%r, %r, clock=CLOCK)
-print("safe", app.safe)
+cab = main.build(%r, %r, clock=CLOCK)
+app, board, cfg, problems = cab.app, cab.board, cab.cfg, cab.problems
+print("safe", cab.safe)
 t0 = CLOCK.us
 try:
-    main.run_safe(app, board, cfg, %r, max_ticks=200000)
+    main.run_safe(cab, max_ticks=200000)
     print("no reset")
 except SystemExit as e:
     print("reset_after_s", (CLOCK.us - t0) // 1000000)
 print("coils", sum(c.energised for c in contacts))
-''' % (cfg, state, state))
+''' % (cfg, state))
     got = _lines(out)
     assert got["safe"] == "True" and got["coils"] == "0", out
     assert int(got["reset_after_s"]) == 1800, out  # bootguard.SAFE_CLEAR_MS
-    assert "safe False" in run_mpy(BOOT % (2, cfg, state, state, 5))  # cleared
+    assert "safe False" in run_mpy(BOOT % (2, cfg, state, 5))  # cleared
     held = run_mpy(RIG + r'''
 machine.Pin.drive(P["service"], 0)
 import main
-app, board, cfg, problems = main.build(%r, %r, clock=CLOCK)
-main.run_safe(app, board, cfg, %r, max_ticks=100000)  # 2000 s: no restart
-print("still_safe", app.safe)
-''' % (cfg, state + "2", state + "2"))
+cab = main.build(%r, %r, clock=CLOCK)
+app, board, cfg, problems = cab.app, cab.board, cab.cfg, cab.problems
+main.run_safe(cab, max_ticks=100000)  # 2000 s: no restart
+print("still_safe", cab.safe)
+''' % (cfg, state + "2"))
     assert "still_safe True" in held, held

@@ -57,16 +57,17 @@ def test_main_builds_the_real_board_and_charges_a_port(tmp_path):
     out = run_mpy(RIG + r'''
 import main
 events = []
-app, board, cfg, problems = main.build(%r, %r, clock=CLOCK, emit=events.append)
+cab = main.build(%r, %r, clock=CLOCK, emit=events.append)
+app, board, cfg, problems = cab.app, cab.board, cab.cfg, cab.problems
 print("problems", problems)
 print("coils_after_build", sum(c.energised for c in contacts))
 print("start", app.start(0, "remote", {"minutes": 2}))
-main.run(app, board, cfg, %r, max_ticks=9000)  # 180 s of 20 ms ticks
+main.run(cab, max_ticks=9000)  # 180 s of 20 ms ticks
 ends = [e for e in events if e["ev"] == "session_end"]
 print("end", ends[0]["reason"], ends[0]["charge_s"], ends[0]["wh"])
 print("sweep", board.meters.sweep_ms)
 print("records", app.persist.outbox.pending)
-''' % (str(tmp_path / "config.json"), state, state))
+''' % (str(tmp_path / "config.json"), state))
     lines = dict(line.split(" ", 1) for line in out.strip().splitlines() if " " in line)
     assert lines["coils_after_build"] == "0"
     assert lines["start"] == "None"
@@ -85,7 +86,8 @@ def test_main_with_a_bad_config_falls_back_and_alarms(tmp_path):
     out = run_mpy(RIG + r'''
 import main
 events = []
-app, board, cfg, problems = main.build(%r, %r, clock=CLOCK, emit=events.append)
+cab = main.build(%r, %r, clock=CLOCK, emit=events.append)
+app, board, cfg, problems = cab.app, cab.board, cab.cfg, cab.problems
 print("ports", cfg["ports"], "full_w", cfg["full_w"])
 print("alarms", sorted(set(e["code"] for e in events if e["ev"] == "alarm")))
 for p in problems:
@@ -101,7 +103,8 @@ def test_missing_config_boots_on_defaults_with_an_alarm(tmp_path):
     out = run_mpy(RIG + r'''
 import main
 events = []
-app, board, cfg, problems = main.build(%r, %r, clock=CLOCK, emit=events.append)
+cab = main.build(%r, %r, clock=CLOCK, emit=events.append)
+app, board, cfg, problems = cab.app, cab.board, cab.cfg, cab.problems
 print("cab", cfg["cabinet_id"],
       [e["value"] for e in events if e["ev"] == "alarm" and e["code"] == "config_invalid"])
 ''' % (str(tmp_path / "none.json"), str(tmp_path / "state")))
@@ -113,8 +116,9 @@ def test_boot_loop_and_service_button_enter_safe_mode(tmp_path):
     code = RIG + r'''
 machine.RESET_CAUSE[0] = %d
 import main
-app, board, cfg, problems = main.build(%r, %r, clock=CLOCK)
-print("safe", getattr(app, "safe", False), "coils", sum(c.energised for c in contacts))
+cab = main.build(%r, %r, clock=CLOCK)
+app, board, cfg, problems = cab.app, cab.board, cab.cfg, cab.problems
+print("safe", cab.safe, "coils", sum(c.energised for c in contacts))
 '''
     # a power-up, then four crash resets (machine.HARD_RESET) before running stably
     outs = [run_mpy(code % (cause, str(tmp_path / "none.json"), state))
@@ -124,8 +128,9 @@ print("safe", getattr(app, "safe", False), "coils", sum(c.energised for c in con
     held = run_mpy(RIG + r'''
 machine.Pin.drive(P["service"], 0)
 import main
-app, board, cfg, problems = main.build(%r, %r, clock=CLOCK)
-print("safe", getattr(app, "safe", False), problems[-1])
+cab = main.build(%r, %r, clock=CLOCK)
+app, board, cfg, problems = cab.app, cab.board, cab.cfg, cab.problems
+print("safe", cab.safe, problems[-1])
 ''' % (str(tmp_path / "none.json"), str(tmp_path / "state2")))
     assert "safe True safe mode: service button held" in held
 
@@ -142,7 +147,8 @@ def test_garbage_config_and_torn_journal_boot_safe_with_alarms(tmp_path):
     out = run_mpy(RIG + r'''
 import main
 events = []
-app, board, cfg, problems = main.build(%r, %r, clock=CLOCK, emit=events.append)
+cab = main.build(%r, %r, clock=CLOCK, emit=events.append)
+app, board, cfg, problems = cab.app, cab.board, cab.cfg, cab.problems
 print("alarms", sorted(set(e["code"] for e in events if e["ev"] == "alarm")))
 print("port3", app.state[3], app.sessions[3], "coils", sum(c.energised for c in contacts))
 ''' % (str(tmp_path / "config.json"), str(state)))
@@ -167,16 +173,17 @@ def test_main_on_wifi_reaches_a_real_broker_and_takes_a_signed_start(tmp_path):
 import network, main
 network.WORLD.aps = {"estate": {"key": "secret", "rssi": -58}}
 events = []
-app, board, cfg, problems = main.build(%r, %r, clock=CLOCK, emit=events.append)
+cab = main.build(%r, %r, clock=CLOCK, emit=events.append)
+app, board, cfg, problems = cab.app, cab.board, cab.cfg, cab.problems
 import time
 _sleep = CLOCK.sleep_ms
 def paced(ms):  # the loop keeps wall-clock pace so the broker's answers can arrive
     _sleep(ms)
     time.sleep_ms(ms)
 CLOCK.sleep_ms = paced
-main.run(app, board, cfg, %r, max_ticks=300, network=network)  # 6 s
+main.run(cab, max_ticks=300, network=network)  # 6 s
 print("session", app.sessions[0] is not None and app.sessions[0].auth)
-''' % (str(tmp_path / "config.json"), state, state)
+''' % (str(tmp_path / "config.json"), state)
         import subprocess
         import threading
 

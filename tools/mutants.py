@@ -36,10 +36,16 @@ MUTATIONS = [
       "host_tests/test_month_uptime.py"],
      "after 6.2 days of uptime the boot hold looks ahead again: no relay closes for 6.2 days"),
     ("power-on-counted-as-crash", "main.py",
-     "    crashes = bootguard.note_boot(state_dir, cause not in _NOT_CRASHES)\n",
-     "    crashes = bootguard.note_boot(state_dir, True)\n",
+     "                          crashed=cause not in _NOT_CRASHES,\n",
+     "                          crashed=True,\n",
      ["host_tests/test_main_net_boot.py::test_a_burst_of_power_ups_is_not_a_crash_loop"],
      "a recloser's burst of power-ups puts the cabinet in safe mode"),
+    ("overrides-lost-at-boot", "firmware/system/assemble.py",
+     "    cfg, more = load_overrides(state_dir, cfg)  # what `config` commands changed since\n",
+     "    more = []\n",
+     ["host_tests/test_assembly.py::test_a_config_override_survives_a_simulated_reboot",
+      "host_tests/test_assembly.py::test_the_overrides_are_read_at_every_boot_not_only_the_first"],
+     "a `config` command is forgotten at the next reboot or power cut"),
     ("ntc-saturation-read-as-cold", "drivers/ntc.py",
      "        if uv >= self.rail_high_uv:\n"
      "            self.ohms = None\n"

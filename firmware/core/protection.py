@@ -25,7 +25,7 @@ class Protection:
         self.sensor_bad = False
         self.smoke = False
         # Bound once here: fetching a bound method allocates, and this runs every second.
-        self.port_c10 = getattr(app.board.sensors, "port_c10", None)
+        self.port_c10 = app.board.sensors.port_c10
 
     def configure(self, cfg):
         """Thresholds from the config; also called when a config command changes them."""
@@ -127,8 +127,7 @@ class Protection:
         self.silent[p] = True
         app = self.app
         m = app.meters
-        garbage = getattr(m, "garbage", None)
-        code = codes.A_METER_GARBAGE if garbage is not None and garbage(p) else codes.A_METER_SILENT
+        code = codes.A_METER_GARBAGE if m.garbage(p) else codes.A_METER_SILENT
         running = app.sessions[p] is not None
         app.relays.set(p, False)
         app.raise_alarm(code, p, codes.CRITICAL if running else codes.WARNING)
@@ -162,12 +161,11 @@ class Protection:
                 app.clear_alarm(codes.A_SENSOR_FAULT, None)
             self._cabinet_temp(c10)
         port_c10 = self.port_c10
-        if port_c10 is not None:
-            for p in range(app.n):
-                t = port_c10(p)
-                if t is not None and t >= self.stop_c10:
-                    if app.sessions[p] is not None or app.state[p] != codes.LOCKED:
-                        self.trip(p, codes.OVERTEMP, codes.A_PORT_OVERTEMP, t / 10)
+        for p in range(app.n):
+            t = port_c10(p)  # None: no probe on this port (drivers/board.py)
+            if t is not None and t >= self.stop_c10:
+                if app.sessions[p] is not None or app.state[p] != codes.LOCKED:
+                    self.trip(p, codes.OVERTEMP, codes.A_PORT_OVERTEMP, t / 10)
         smoke = sens.smoke()
         if smoke and not self.smoke:
             self.smoke = True

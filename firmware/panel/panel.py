@@ -20,24 +20,33 @@ ROTATE_MS = 5000  # idle screens rotate this often
 _ROTATION = (T.IDLE, T.GRID, T.QR)
 
 
+def uid_hex(uid):
+    """A card's UID bytes as upper-case hex, e.g. "04A1B2C3" (the offline list's form)."""
+    return "".join("%02X" % b for b in uid)
+
+
 class Panel:
-    def __init__(self, app, board, cfg, cloud=None):
+    """board: the parts of the board contract (drivers/board.py); a null reader or keypad
+    answers nothing, no screen or beeper is built for a null display or buzzer.
+    cloud: card authorisation and the offline list (firmware/protocol/cloud.py)."""
+
+    def __init__(self, app, board, cfg, cloud):
         self.app = app
         self.clock = board.clock
-        self.rfid = board.rfid
+        self.reader = board.reader
         self.keypad = board.keypad
         self.cloud = cloud
         self.cfg = cfg
         self.errors = 0
         self.display = None
         self.beeper = None
-        if board.display is not None:
+        if board.fitted(board.display):
             from firmware.panel.display import Display
             from firmware.panel.ui import Ui
 
             self.display = Display(board.display, Ui(board.display, cfg["lang"], cfg["qr"]),
                                    self.clock)
-        if board.buzzer is not None:
+        if board.fitted(board.buzzer):
             from firmware.panel.beeper import Beeper
 
             self.beeper = Beeper(board.buzzer, self.clock)
@@ -52,7 +61,7 @@ class Panel:
 
     # --- the resident flow's callables ---
     def _authorize(self, card, port):
-        return self.cloud.request_auth(card, port) if self.cloud is not None else None
+        return self.cloud.request_auth(card, port)
 
     def _start(self, port, auth, limit, order=None):
         return self.app.start(port, "card:" + auth if not auth.startswith("card:") else auth,
@@ -70,7 +79,7 @@ class Panel:
         return None
 
     def _offline_ok(self, card):
-        return self.cloud is not None and self.cloud.card_ok(card)
+        return self.cloud.card_ok(card)
 
     def _states(self):
         app = self.app
@@ -84,11 +93,10 @@ class Panel:
         clock = self.clock
         now = clock.ticks_ms()
         try:
-            if self.keypad is not None:
-                k = self.keypad.scan()
-                if k is not None:
-                    self.flow.key(k)
-            if self.rfid is not None and clock.ticks_diff(now, self.next_reader) >= 0:
+            k = self.keypad.scan()  # None from a null keypad too
+            if k is not None:
+                self.flow.key(k)
+            if clock.ticks_diff(now, self.next_reader) >= 0:
                 self.next_reader = clock.ticks_add(now, READER_MS)
                 self._read_card()
             self.flow.tick()
@@ -106,12 +114,10 @@ class Panel:
                 self.app.raise_alarm(codes.A_SENSOR_FAULT, None, codes.WARNING, "panel: %r" % e)
 
     def _read_card(self):
-        from drivers.mfrc522 import uid_hex
-
-        uid = self.rfid.poll()
+        uid = self.reader.poll()
         if uid is not None:
             self.flow.swipe(uid_hex(uid))
-        healthy = self.rfid.healthy
+        healthy = self.reader.healthy
         if not healthy and not self.reader_alarm:
             self.reader_alarm = True
             self.app.raise_alarm(codes.A_SENSOR_FAULT, None, codes.WARNING, "card reader")
@@ -151,5 +157,5 @@ class Panel:
             if st in (codes.IDLE, codes.ENDED):
                 free += 1
         t = app.clock.since2024_s() + int(self.cfg["tz_offset_h"] * 3600)  # small int
-        minute = (t // 60) % 1440 if getattr(app.clock, "epoch_set", True) else None
+        minute = (t // 60) % 1440 if app.clock.epoch_set else None
         return T.IDLE, (self.cfg["cabinet_id"], free, app.n, minute)

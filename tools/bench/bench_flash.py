@@ -11,11 +11,15 @@ import os  # noqa: E402
 from benchboard import Board, _Count  # noqa: E402
 from vclock import CLOCK  # noqa: E402
 
-from firmware.core.app import App  # noqa: E402
-from firmware.store.journal import Journal  # noqa: E402
-from firmware.store.outbox import Outbox  # noqa: E402
-from firmware.store.persist import Persist  # noqa: E402
+from firmware.system import assemble  # noqa: E402
 from firmware.system import config as config_mod  # noqa: E402
+
+
+def _tick(cab):
+    CLOCK.advance_ms(250)
+    cab.control()
+    cab.ran(250)
+    cab.service()
 
 
 def main():
@@ -25,19 +29,17 @@ def main():
     except OSError:
         pass
     cfg, _ = config_mod.validate({"ports": 10})
-    board = Board(10)
-    j = Journal(d, 10, CLOCK, cfg["checkpoint_s"])
-    ob = Outbox(d, prefix="b-")
-    app = App(board, cfg, _Count(), Persist(j, ob))
+    cab = assemble.build(cfg, Board(10), d, _Count())  # as main.py, on the bench board
+    app = cab.app
+    j = cab.persist.journal
+    ob = cab.outbox
     for p in range(10):
         app.start(p, "remote", {"full": True})
     for _ in range(4 * 60):  # the first minute: starts, staggered closings
-        CLOCK.advance_ms(250)
-        app.tick()
+        _tick(cab)
     w0, b0, o0 = j.writes, j.bytes_written, ob.writes
     for _ in range(4 * 3600):  # one hour of 10 ports charging
-        CLOCK.advance_ms(250)
-        app.tick()
+        _tick(cab)
     writes = j.writes - w0 + ob.writes - o0
     print("flash_writes_per_h_10_charging %d writes" % writes)
     print("flash_bytes_per_h_10_charging %d bytes" % (j.bytes_written - b0))

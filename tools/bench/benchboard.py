@@ -3,6 +3,8 @@
 # commanded relay, the cabinet is cool and smoke-free.
 from vclock import CLOCK
 
+from drivers import board as contract
+
 
 class _Null:
     def write(self, s):
@@ -17,7 +19,7 @@ class _Count:
         self.n += 1
 
 
-class ReplayMeters:
+class ReplayMeters(contract.Meters):
     """Allocation-free meters: every port gets a fresh reading on every poll."""
 
     def __init__(self, n, mw, relays):
@@ -42,6 +44,9 @@ class ReplayMeters:
             else:
                 self.mw[p] = 0
 
+    def age_ms(self, p):
+        return 0  # a fresh reading on every poll
+
     def silent(self, p):
         return False
 
@@ -56,18 +61,17 @@ class Relays:
     def get(self, i):
         return self.cmd[i]
 
-
-class Sensors:
-    def cabinet_c10(self):
-        return 250
-
-    def smoke(self):
-        return False
+    def all_off(self):
+        for i in range(len(self.cmd)):
+            self.cmd[i] = False
 
 
-class Board:
+class Board(contract.Board):
+    """No panel parts (the contract's null ones), no port probes, no door."""
+
     def __init__(self, n):
+        contract.Board.__init__(self)
         self.clock = CLOCK
         self.relays = Relays(n)
         self.meters = ReplayMeters(n, 180000, self.relays)
-        self.sensors = Sensors()
+        self.sensors = contract.NoPortSensors()

@@ -14,10 +14,11 @@
 # - wall clock in July 2026, a time-of-use tariff, 5 s before a half-hour slot change;
 # - 9 sessions charging for 3 hours, one deferred to the off-peak hour.
 import machine
-from benchboard import Relays, Sensors, _Count
+from benchboard import Relays, _Count
 from hlw8032_emu import ReplayUart, make_frame
 from vclock import CLOCK
 
+from drivers import board as contract
 from drivers.meterscan import MeterScanner
 from firmware.core.app import App
 from firmware.system import config as config_mod
@@ -60,8 +61,9 @@ class RelayUart:
         return self._src().readinto(buf, n)
 
 
-class SteadyBoard:
+class SteadyBoard(contract.Board):
     def __init__(self, n):
+        contract.Board.__init__(self)
         machine.reset_board()
         self.clock = CLOCK
         self.relays = Relays(n)
@@ -69,9 +71,7 @@ class SteadyBoard:
         uart = RelayUart(self.relays)
         self.meters = MeterScanner([uart], select, n, CLOCK)
         uart.scanner = self.meters
-        self.sensors = Sensors()
-        self.rfid = self.keypad = self.display = self.buzzer = None
-        self.problems = []
+        self.sensors = contract.NoPortSensors()
 
 
 def _run(app, ms):

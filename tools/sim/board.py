@@ -26,6 +26,7 @@ from rxmux import RxMux
 from vclock import CLOCK
 
 from drivers import bl0942, hlw8032
+from drivers import board as contract
 from drivers.inputs import Debounced
 from drivers.meterscan import MeterScanner
 from drivers.ntc import NTC
@@ -60,7 +61,7 @@ def check_meter(meter):
         raise ValueError("meter %r is not one of %s" % (meter, ", ".join(METERS)))
 
 
-class ModelMeters:
+class ModelMeters(contract.Meters):
     """Scanner-compatible readings computed from the board's physics, as `kind` reports
     them (see the header)."""
 
@@ -152,7 +153,7 @@ class ModelMeters:
         return self.board.meter_fault[p] == "meter_garbage"
 
 
-class SimSensors:
+class SimSensors(contract.Sensors):
     """The cabinet NTC (drivers/ntc.py on a fake ADC) and the smoke input (debounced)."""
 
     def __init__(self, board):
@@ -177,8 +178,11 @@ class SimSensors:
         return self.smoke_in.active
 
 
-class VirtualBoard:
+class VirtualBoard(contract.Board):
+    """The board contract (drivers/board.py) on models: every part fitted but the door."""
+
     def __init__(self, ports, meter="hlw8032", seed=1, fidelity="model", silent_ms=3000):
+        contract.Board.__init__(self)
         if fidelity not in ("model", "bytes"):
             raise ValueError("fidelity %r is not model or bytes" % (fidelity,))
         machine.reset_board()
@@ -260,7 +264,7 @@ class VirtualBoard:
 
         self.card_chip = MFRC522Chip(RFID_CS)
         machine.SPI.attach(RFID_CS, self.card_chip)
-        self.rfid = MFRC522(machine.SPI(1, baudrate=5000000), machine.Pin(RFID_CS), CLOCK)
+        self.reader = MFRC522(machine.SPI(1, baudrate=5000000), machine.Pin(RFID_CS), CLOCK)
         self.keypad_model = KeypadModel(KEY_ROWS, KEY_COLS)
         self.keypad = Keypad([machine.Pin(i) for i in KEY_ROWS],
                              [machine.Pin(i) for i in KEY_COLS], CLOCK)

@@ -35,19 +35,19 @@ import sys
 
 from vclock import CLOCK
 
+from drivers import board as contract
 from drivers.inputs import Debounced
 from drivers.ntc import NTC
-from firmware.core.app import App
-from firmware.protocol.cloud import Cloud
-from firmware.store.journal import Journal
-from firmware.store.outbox import Outbox
-from firmware.store.persist import Persist
+from firmware.system import assemble
 from firmware.system import config as config_mod
 
 SAMPLE_MS = 60000  # live heap sampled (after a collection) every virtual minute
+# No front panel: the wire board has none, and the heap figures stay those of the control
+# core (with a panel on null parts: ~2 KB more data, and its modules' code).
+PANEL = False
 
 
-class WireMeters:
+class WireMeters(contract.Meters):
     """The meter scanner's readings, as the world's last lines gave them."""
 
     def __init__(self, n, silent_ms):
@@ -117,7 +117,7 @@ class WirePin:
         return self.level
 
 
-class WireSensors:
+class WireSensors(contract.Sensors):
     def __init__(self, n):
         self.adc = WireADC()
         self.ntc = NTC(self.adc)
@@ -137,8 +137,11 @@ class WireSensors:
         return self.smoke_in.active
 
 
-class WireBoard:
+class WireBoard(contract.Board):
+    """The board contract over the wire: no reader, keypad, display or buzzer (null)."""
+
     def __init__(self, n, silent_ms):
+        contract.Board.__init__(self)
         self.clock = CLOCK
         self.meters = WireMeters(n, silent_ms)
         self.relays = WireRelays(n)
@@ -149,15 +152,17 @@ class Device:
     def __init__(self, state_dir, cfg, out):
         self.out = out
         self.board = WireBoard(cfg["ports"], int(cfg["meter_silent_s"] * 1000))
-        journal = Journal(state_dir, cfg["ports"], CLOCK, cfg["checkpoint_s"])
-        self.outbox = Outbox(state_dir, prefix=cfg["cabinet_id"] + "-")
-        self.app = App(self.board, cfg, self.log, Persist(journal, self.outbox))
-        self.cloud = Cloud(self.app, state_dir, self.outbox, set_time=self._set_time)
+        # Every life of this process follows a power-up (the world kills it for a cut).
+        self.cabinet = cab = assemble.build(cfg, self.board, state_dir, self.log,
+                                            power_up=True, set_rtc=self._set_time,
+                                            panel=PANEL)
+        self.app = cab.app
+        self.cloud = cab.cloud
         self.ticks = 0
         self.peak = 0
         self.next_sample_us = 0
 
-    def _set_time(self, now):
+    def _set_time(self, now, ms=0):
         CLOCK.epoch0 = now - CLOCK.us // 1000000
 
     def log(self, ev):
@@ -166,7 +171,9 @@ class Device:
         self.out.write("\n")
 
     def tick(self, fields):
-        CLOCK.us = int(fields[1])
+        us = int(fields[1])
+        ran_ms = (us - CLOCK.us) // 1000  # since the last tick line: the loop's pass
+        CLOCK.us = us
         sens = self.board.sensors
         sens.adc.uv = int(fields[2])
         sens.pin.level = int(fields[3])
@@ -183,23 +190,16 @@ class Device:
                 pc[p] = None if v == "" else int(v)
         for i in range(6, len(fields)):
             meters.update(fields[i])
-        self.app.tick()
-        self.deliver()
+        cab = self.cabinet
+        cab.control()
+        cab.ran(ran_ms)
+        cab.service()
+        cab.drain(self.log)  # no broker: records leave as if acked
         self.ticks += 1
         if CLOCK.us >= self.next_sample_us:
             self.next_sample_us = CLOCK.us + SAMPLE_MS * 1000
             self.sample()
         self.out.write("R %d %d\n" % (self.board.relays.mask, CLOCK.us))
-
-    def deliver(self):
-        """No broker: records leave the outbox as if acked, into the log (as Sim does)."""
-        ob = self.outbox
-        rec = ob.peek()
-        while rec is not None:
-            rid, kind, payload = rec
-            self.log({"ev": "record", "kind": kind, "payload": json.loads(payload)})
-            ob.ack(rid)
-            rec = ob.peek()
 
     def command(self, token):
         r = self.cloud.on_command(token.encode())
@@ -215,7 +215,7 @@ class Device:
 
     def summary(self):
         self.sample()
-        p = self.app.persist
+        p = self.cabinet.persist
         return {"ticks": self.ticks, "heap_peak": self.peak, "heap_total": gc.mem_alloc()
                 + gc.mem_free(), "journal_writes": p.journal.writes,
                 "outbox_writes": p.outbox.writes, "modules": sorted(sys.modules)}
@@ -259,4 +259,5 @@ def main():
             raise ValueError("devicevm: unknown line %r" % line[:20])
 
 
-main()
+if __name__ == "__main__":
+    main()

@@ -32,16 +32,11 @@ import vsocket  # noqa: E402
 from board import VirtualBoard  # noqa: E402
 from vclock import CLOCK  # noqa: E402
 
-from firmware.core.app import App  # noqa: E402
 from firmware.link.dns import Resolver  # noqa: E402
 from firmware.link.netif import Ntp  # noqa: E402
-from firmware.panel.panel import Panel  # noqa: E402
-from firmware.store.journal import Journal  # noqa: E402
-from firmware.store.outbox import Outbox  # noqa: E402
-from firmware.store.persist import Persist  # noqa: E402
-from firmware.system import bootguard  # noqa: E402
+from firmware.panel import panel as _panel  # noqa: E402, F401 (code up front, as frozen)
+from firmware.system import assemble  # noqa: E402
 from firmware.system import config as config_mod  # noqa: E402
-from firmware.system.wallclock import WallClock  # noqa: E402
 
 # The virtual network around the cabinet (tools/sim/vsocket.py): the DHCP-given DNS
 # server, the NTP server's name and where it resolves to.
@@ -141,42 +136,31 @@ class Sim:
         self.panel_idle_us = 0
         self.panel_next_us = 0
         self.panel_busy_us = 0
+        self.cabinet = None  # the firmware running now (assemble.Cabinet)
+        self.link = None  # simlink.attach: the broker side
         self.app = self.boot() if boot else None
         self.next_event = 0
 
     def boot(self):
-        """Start the firmware core from the state directory, as the device boots: the
-        wall clock (wallclock.py) and NTP through the non-blocking resolver come with it,
-        as main.py builds them, on the virtual network (vsocket.py)."""
-        cfg = self.cfg
-        journal = Journal(self.state_dir, cfg["ports"], CLOCK, cfg["checkpoint_s"])
-        outbox = Outbox(self.state_dir, prefix=cfg["cabinet_id"] + "-")
-        self.outbox = outbox
+        """Start the firmware from the state directory, as the device boots: through the
+        one assembly (firmware/system/assemble.py) that main.py uses, so `config`
+        overrides, the boot guard and the wall clock are the device's; NTP through the
+        non-blocking resolver, on the virtual network (vsocket.py). Returns the app."""
         cause = machine.reset_cause()
-        power_up = cause == machine.PWRON_RESET
-        crashes = bootguard.note_boot(self.state_dir, cause not in _NOT_CRASHES)
-        self.up_ms = 0  # ran since this boot (bootguard.STABLE_MS marks it stable)
-        self.log({"ev": "boot", "cause": _CAUSES.get(cause, cause), "crashes": crashes,
-                  "safe_mode": bootguard.safe_mode(crashes, False)})
-        self.wall = WallClock(CLOCK, self.state_dir, _set_rtc, power_up)
+        cab = assemble.build(self.cfg, self.board, self.state_dir, self.log,
+                             crashed=cause not in _NOT_CRASHES,
+                             power_up=cause == machine.PWRON_RESET, set_rtc=_set_rtc,
+                             panel=self.with_panel)
+        self.cabinet = cab
+        self.outbox = cab.outbox
+        self.wall = cab.wall
+        self.panel = cab.panel
+        self.log({"ev": "boot", "cause": _CAUSES.get(cause, cause), "crashes": cab.crashes,
+                  "safe_mode": cab.why})
         resolver = Resolver(DNS_SERVER, CLOCK, sock_mod=vsocket).lookup
-        self.ntp = Ntp(resolver, CLOCK, self.wall.set, host=NTP_HOST, sock_mod=vsocket)
-        persist = Persist(journal, outbox)
-        persist.tag = self.wall.tag
-        app = App(self.board, cfg, self.log, persist)
-        self.panel = Panel(app, self.board, cfg) if self.with_panel else None
+        self.ntp = Ntp(resolver, CLOCK, cab.wall.set, host=NTP_HOST, sock_mod=vsocket)
         self.last_ticks = CLOCK.ticks_ms()  # a wrap is logged as {"ev": "ticks_wrap"}
-        return app
-
-    def panel_cloud(self):
-        """Give the front panel the cloud of the firmware running now (card auth)."""
-        cloud = simlink.cloud_of(self)
-        if self.panel.cloud is not cloud:
-            self.panel.cloud = cloud
-            cloud.on_auth = self._on_auth
-
-    def _on_auth(self, rid, ok, limit, order):
-        self.panel.on_auth_result(ok, limit, None, rid, order)
+        return cab.app
 
     def capture(self):
         """--screens: each distinct OLED frame, as the panel shows it, to a PNG."""
@@ -194,7 +178,7 @@ class Sim:
         its ticks restarted and its RTC at 2000-01-01 (no battery), as a power-on reset."""
         self.log({"ev": "power", "on": False})
         self.board.power_off()
-        self.app = None
+        self.app = self.cabinet = None
         end_us = CLOCK.us + int(duration_s * 1000000)
         while CLOCK.us < end_us:
             self.board.step(min(1000, (end_us - CLOCK.us + 999) // 1000))
@@ -202,6 +186,16 @@ class Sim:
         machine.RESET_CAUSE[0] = machine.PWRON_RESET
         self.board.power_on()
         self.log({"ev": "power", "on": True})
+        self.app = self.boot()
+
+    def reboot(self):
+        """The `reboot` command honoured, as main.py does: offline status, relays off, the
+        boot guard told (Cabinet.prepare_reset); machine.reset() keeps the RTC running."""
+        self.log({"ev": "reboot"})
+        self.cabinet.prepare_reset()
+        self.board.power_off()  # the GPIOs reset: every relay drops
+        machine.RESET_CAUSE[0] = machine.HARD_RESET
+        self.board.power_on()
         self.app = self.boot()
 
     def power_cuts(self, cut):
@@ -223,16 +217,7 @@ class Sim:
 
     def deliver(self):
         """No broker: records leave the outbox straight into the log (as if acked)."""
-        ob = self.outbox
-        rec = ob.peek()
-        while rec is not None:
-            rid, kind, payload = rec
-            payload = self.wall.restamp(payload)
-            if payload is None:
-                return  # made before the wall clock was known: held until it is
-            self.log({"ev": "record", "kind": kind, "payload": json.loads(payload)})
-            ob.ack(rid)
-            rec = ob.peek()
+        self.cabinet.drain(self.log)
 
     def close(self):
         if self.own_state:
@@ -283,7 +268,7 @@ class Sim:
     def run(self, until_s=None, speed=None):
         end_us = int((self.sc.duration_s if until_s is None else until_s) * 1000000)
         events = self.sc.events
-        wall0 = time.ticks_ms() if hasattr(time, "ticks_ms") else None
+        wall0 = time.ticks_ms() if speed else None  # --speed: MicroPython only
         while CLOCK.us < end_us:
             while (self.next_event < len(events)
                    and events[self.next_event]["t"] * 1000000 <= CLOCK.us):
@@ -300,25 +285,26 @@ class Sim:
         return self
 
     def step_firmware(self, speed=None, wall0=None):
-        """One main-loop pass of the firmware: control tick, panel, NTP, link."""
-        self.app.tick()
-        if self.up_ms < bootguard.STABLE_MS:
-            self.up_ms += self.tick_ms
-            if self.up_ms >= bootguard.STABLE_MS:
-                bootguard.mark_stable(self.state_dir)
-        if self.panel is not None and self._panel_due():
-            self.panel_cloud()
-            self.panel.step()
-            d = self.panel.display
-            if self.screens and d is not None and d.pushes != self.pushes and not d.busy():
+        """One main-loop pass of the firmware, as main.run: control tick, panel and cloud
+        timers, NTP, link."""
+        cab = self.cabinet
+        cab.control()
+        cab.ran(self.tick_ms)
+        panel = self.panel
+        cab.service(panel is not None and self._panel_due())
+        if self.screens and panel is not None:
+            d = panel.display
+            if d is not None and d.pushes != self.pushes and not d.busy():
                 self.pushes = d.pushes  # the panel finished showing something new
                 self.capture()
         self.ntp.step()
-        link = getattr(self, "link", None)  # simlink.attach: a broker
+        link = self.link
         if link is not None:
             link.step()
         elif self.outbox.count:
             self.deliver()
+        if cab.reboot_due():
+            self.reboot()
         if speed:
             self._pace(wall0, speed)
 

@@ -26,20 +26,20 @@
 #   would (no DISCONNECT: the broker publishes the will), and the link stays down until
 #   "up", which reconnects at the next step. A power cut kills the connection the same
 #   way; the firmware that boots afterwards connects afresh (birth). A `reboot` command is
-#   honoured once no relay is mid-switch: orderly close (offline status), relays drop,
-#   the firmware boots again from its state directory.
+#   honoured by run.py's Sim.reboot (with or without a broker) once no relay is mid-switch
+#   and the reply is out: orderly close (offline status), relays drop, the firmware boots
+#   again from its state directory through the assembly.
 import json
 import os
 import time
 
-import machine
 import vsocket
 from vclock import CLOCK
 
 from firmware.link.dns import Resolver
 from firmware.protocol import jws
-from firmware.protocol.cloud import Cloud, uplink_opts
-from firmware.system import bootguard
+from firmware.protocol.cloud import uplink_opts
+from firmware.system import assemble
 
 CMD_TTL_S = 600  # exp of a scenario command: its virtual time + this
 BROKER_NAME = "broker.sim"  # the broker's name in the virtual DNS
@@ -67,26 +67,15 @@ def parse_broker(s):
     return host, n
 
 
-def _set_time(now):
-    CLOCK.epoch0 = now - CLOCK.us // 1000000  # the RTC of the virtual cabinet
-
-
 def make_cloud(sim):
-    wall = getattr(sim, "wall", None)  # run.Sim: wallclock.WallClock learns the delta
-    return Cloud(sim.app, sim.state_dir, sim.outbox,
-                 set_time=wall.set if wall is not None else _set_time)
+    """A second Cloud on the running firmware's app and state (tests: what a reboot would
+    read back), built as the assembly builds its own."""
+    return assemble.make_cloud(sim.app, sim.state_dir, sim.outbox, sim.wall.set)
 
 
 def cloud_of(sim):
-    """The Cloud of the firmware running now (a new one after a boot)."""
-    link = getattr(sim, "link", None)
-    if link is not None:
-        link.ensure()
-        return link.cloud
-    c = getattr(sim, "cloud", None)
-    if c is None or c.app is not sim.app:
-        c = sim.cloud = make_cloud(sim)
-    return c
+    """The Cloud of the firmware running now (the assembly's; a new one after a boot)."""
+    return sim.cabinet.cloud
 
 
 def command(sim, ev):
@@ -105,7 +94,7 @@ def command(sim, ev):
 def broker(sim, state):
     """A scenario `broker` event: "down" or "up"."""
     sim.log({"ev": "broker", "state": state})
-    link = getattr(sim, "link", None)
+    link = sim.link
     if link is not None:
         link.set_down(state == "down")
 
@@ -117,7 +106,7 @@ def attach(sim, host, port, speed=None, **opts):
 
 def finish(sim):
     """End of the run: deliver what is left, then close the link (offline status)."""
-    link = getattr(sim, "link", None)
+    link = sim.link
     if link is not None:
         link.finish()
 
@@ -145,7 +134,7 @@ class SimLink:
         self.finished = False
         self.idle_ticks = 0  # simulation ticks run by idle(), inside link waits
         self.was_up = False
-        self.app = None
+        self.cabinet = None  # the firmware the uplink is connected to
         self.cloud = None
         self.uplink = None
         self.wall0 = time.ticks_ms()
@@ -155,29 +144,28 @@ class SimLink:
     def ensure(self):
         """(Re)build the cloud and the uplink when the firmware (re)booted."""
         sim = self.sim
-        if self.app is sim.app and self.cloud is not None:
+        cab = sim.cabinet
+        if self.cabinet is cab:
             return
-        if self.uplink is not None:
-            self.uplink.abort()  # the old firmware died with its connection
+        old = self.cabinet
+        if old is not None and old.uplink is not None:
+            old.uplink.abort()  # the old firmware died with its connection (power cut)
         if self.was_up:
             self.was_up = False
             sim.log({"ev": "uplink", "up": False, "error": "firmware restarted"})
         from firmware.link.uplink import Uplink  # umqtt: MicroPython only (run.py runs on both)
 
-        self.app = sim.app
-        self.cloud = sim.cloud = make_cloud(sim)
+        self.cabinet = cab
+        self.cloud = cab.cloud
         opts = self._opts()
         resolver = None
         if self.broker_name is not None:  # the broker by name, as provisioned cabinets have it
             resolver = Resolver(DNS_SERVER, CLOCK, sock_mod=vsocket).lookup
             opts["host"] = self.broker_name
-        up = Uplink(opts, self.clock, sim.outbox, self._on_command, self._idle,
+        up = Uplink(opts, self.clock, cab.outbox, self._on_command, self._idle,
                     self.cloud.status_payload(), resolver=resolver)
-        wall = getattr(sim, "wall", None)
-        if wall is not None:
-            up.restamp = wall.restamp  # true times on the wire, held while unknown
         up.tap = self._tap
-        self.cloud.attach(up)
+        cab.connect_uplink(up)
         self.uplink = up
 
     def _opts(self):
@@ -211,13 +199,8 @@ class SimLink:
 
     # --- the main loop's side (Sim.run) ---
     def step(self):
-        self.ensure()
-        cloud = self.cloud
-        cloud.tick()
+        self.ensure()  # the cloud's timers ran in Cabinet.service()
         if self.down:
-            return
-        if cloud.reboot_due():
-            self._reboot()
             return
         up = self.uplink
         up.step()
@@ -227,18 +210,6 @@ class SimLink:
         if up.connected != self.was_up:  # log the link going up or down
             self.was_up = up.connected
             self.sim.log({"ev": "uplink", "up": self.was_up, "error": up.last_error})
-
-    def _reboot(self):
-        sim = self.sim
-        sim.log({"ev": "reboot"})
-        self.uplink.close()  # orderly: retained offline status, DISCONNECT
-        self.uplink = None
-        sim.board.power_off()  # the GPIOs reset: every relay drops
-        machine.RESET_CAUSE[0] = machine.HARD_RESET  # machine.reset(): the RTC runs on
-        bootguard.mark_planned(sim.state_dir)  # asked for, as main.py does: not a crash
-        sim.board.power_on()
-        sim.app = sim.boot()
-        self.ensure()
 
     def finish(self):
         self.finished = True
@@ -271,7 +242,7 @@ class SimLink:
     def _idle(self):
         """The control loop while the uplink waits: the simulation goes on, a tick a call."""
         sim = self.sim
-        if self.finished or sim.app is not self.app:
+        if self.finished or sim.cabinet is not self.cabinet:
             if self.virtual:
                 CLOCK.advance_ms(sim.tick_ms)  # let the link's virtual deadlines pass
             return
@@ -296,5 +267,6 @@ class SimLink:
             sim.apply(ev)
             sim.next_event += 1
         sim.board.step(sim.tick_ms)
-        sim.app.tick()
-        self.cloud.tick()
+        cab = sim.cabinet
+        cab.control()
+        cab.service(False)  # the panel waits for the main loop

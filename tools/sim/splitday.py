@@ -77,7 +77,7 @@ def build_tree(dest):
             else:
                 subprocess.run([MPY_CROSS, "-o", out[:-3] + ".mpy", f], check=True)
     with open(os.path.join(dest, "start.py"), "w") as f:
-        f.write("import devicevm\n")  # the script itself compiles in a few hundred bytes
+        f.write("import devicevm\ndevicevm.main()\n")  # compiles in a few hundred bytes
     return dest
 
 

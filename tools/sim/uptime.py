@@ -30,14 +30,11 @@ for _p in (_here + "/../../lib", _here + "/../..", _here):
 
 import json  # noqa: E402
 
-import machine  # noqa: E402
 import scenario as scenario_mod  # noqa: E402
-import simlink  # noqa: E402
 from run import Sim  # noqa: E402
 from vclock import CLOCK  # noqa: E402
 
 from firmware.core import codes  # noqa: E402
-from firmware.system import bootguard  # noqa: E402
 
 DAY_S = 86400
 CARD = "04A1B2C3"
@@ -137,16 +134,9 @@ def run(days, idle_ms=20000):
             dt = min(idle_ms, (next_us - _LEAD_US - CLOCK.us) // 1000)
             dt = max(dt, fine_ms)
         sim.board.step(dt)
-        sim.step_firmware()  # control tick, panel, NTP, record delivery (run.py)
-        cloud = simlink.cloud_of(sim)
-        cloud.tick()
-        if cloud.reboot_due():  # as main.py: relays off, machine.reset() (RTC runs on)
-            sim.log({"ev": "reboot"})
-            sim.board.power_off()
-            machine.RESET_CAUSE[0] = machine.HARD_RESET
-            bootguard.mark_planned(sim.state_dir)
-            sim.board.power_on()
-            sim.app = sim.boot()
+        panel = sim.panel
+        sim.step_firmware()  # control tick, panel, cloud, NTP, delivery, reboot (run.py)
+        if sim.panel is not panel:  # the `reboot` command: a new firmware, a new panel
             sim.panel.flow.offline_limit = {"minutes": CARD_MINUTES}
         now = CLOCK.ticks_ms()
         if now < last_ticks:
