@@ -21,8 +21,8 @@ import smallint  # noqa: E402
 import steady  # noqa: E402
 
 from drivers.hlw8032 import PulseEnergy  # noqa: E402
-from firmware.core.protection import Protection  # noqa: E402
 from firmware.core.judge import Judge  # noqa: E402
+from firmware.core.protection import Protection  # noqa: E402
 from firmware.core.session import Session  # noqa: E402
 from firmware.core.ticks import WRAP_MASK, counter_diff, wrap_add  # noqa: E402
 from firmware.system import config as config_mod  # noqa: E402
