@@ -152,7 +152,7 @@ MUTATIONS = [
       "test_overload_pauses_the_newest_then_resumes_it_when_there_is_room"],
      "chargers together overload the cabinet feeder and nothing is paused: its breaker trips"),
     ("no-checkpoint", "firmware/store/persist.py",
-     "and j.due(p, now, True):",
+     "and j.due(port.p, now, True):",
      "and False:",
      [T_SCEN + "test_session_resumes_after_a_ten_minute_power_cut_with_the_right_charge_s"],
      "a cut loses all charge time and energy since the session's last state change"),
