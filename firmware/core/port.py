@@ -23,6 +23,8 @@ class Port:
     def __init__(self, cab, p, now):
         self.cab = cab
         self.p = p
+        self.clock = cab.clock  # bound once: on_reading runs per port per tick
+        self.protection = cab.protection
         self.state = codes.IDLE
         self.session = None
         self.judge = Judge(cab.cfg)
@@ -41,15 +43,14 @@ class Port:
     # --- readings ---
     def on_reading(self, now, mw, ma, mv, e):
         """A fresh meter reading: protection first, then billing and the judgement."""
-        cab = self.cab
-        dt = cab.clock.ticks_diff(now, self.last_ms)
+        dt = self.clock.ticks_diff(now, self.last_ms)
         self.last_ms = now
         de = counter_diff(e, self.last_e)  # meter counters wrap at 2**30 (small ints)
         self.last_e = e
         g = self.guard
         if g.silent:
             self._meter_back()
-        verdict = cab.protection.reading(g, now, mw, ma, mv, self.relay_on)
+        verdict = self.protection.reading(g, now, mw, ma, mv, self.relay_on)
         if verdict is not None:
             self.trip(verdict)
             return
@@ -59,19 +60,20 @@ class Port:
         s.charge_ms += dt
         if de > 0:
             s.mwh += de
-            s.bill.add_energy(de, cab.clock.since2024_s())  # small int: TOU slot
+            s.bill.add_energy(de, self.clock.since2024_s())  # small int: TOU slot
         s.bill.add_time(dt, mw // 1000)
         if mw > s.peak_mw:
             s.peak_mw = mw
         reason = s.limit_reached()
         if reason is None:
             reason = self.judge.judge(dt, mw, e)
-            if reason == JUDGED_FULL:
+            if reason is None:
+                if self.state == codes.OPEN and self.judge.loaded:
+                    self._set_state(codes.CHARGING, now)
+            elif reason == JUDGED_FULL:
                 reason = None
                 self._set_state(codes.FLOAT, now)
-            elif reason is None and self.state == codes.OPEN and self.judge.loaded:
-                self._set_state(codes.CHARGING, now)
-        if reason is None and s.charge_ms >= cab.cfg["max_session_s"] * 1000:
+        if reason is None and s.charge_ms >= self.cab.cfg["max_session_s"] * 1000:
             reason = codes.MAX_DURATION
         if reason is not None:
             self.end(reason)
