@@ -112,7 +112,7 @@ def test_a_session_judged_full_before_the_cut_floats_again():
     app, _ = boot(flashdir.fresh("float"))
     port = app.ports[0]
     s = Session("c-1-1", 0, "remote", "full", 0, None, CLOCK.time(), Bill(app.tariff))
-    port.restore(codes.FLOAT, None, s, None, True)
+    port.restore((codes.FLOAT, None, s, 0, None), True)
     assert port.session is s and port.state == codes.DEFERRED
     assert port.resume_state == codes.FLOAT
     assert port.judge.loaded and port.judge.float_ms == 0

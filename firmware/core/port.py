@@ -247,10 +247,11 @@ class Port:
         """(state, lock reason, session, energy counter, resume state) for the journal."""
         return (self.state, self.lock_reason, self.session, self.last_e, self.resume_state)
 
-    def restore(self, state, lock, s, resume, resume_ok):
-        """Back from the journal at boot, before any relay may close: state as saved (lock
-        kept), s the session or None, resume the saved resume state; resume_ok: the config
-        lets a session go on after a power loss."""
+    def restore(self, snap, resume_ok):
+        """Back from the journal at boot, before any relay may close. snap is what
+        snapshot() gave (its energy counter was the last boot's meter: not this one's);
+        resume_ok: the config lets a session go on after a power loss."""
+        state, lock, s, _, resume = snap
         if lock:
             self.state = codes.LOCKED
             self.lock_reason = lock

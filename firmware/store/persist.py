@@ -68,9 +68,9 @@ class Persist:
                 continue
             for kind, payload in rec.get("pend") or ():
                 self.outbox.put(kind, payload)  # may already be queued: same id
-            lock = rec.get("lock")
             s = journal_mod.restore_session(rec, port.p, _tariff(app, rec))
-            port.restore(rec["state"], lock, s, rec.get("resume"), resume)
+            # As Port.snapshot() gave it; the saved energy counter was the last boot's meter.
+            port.restore((rec["state"], rec.get("lock"), s, 0, rec.get("resume")), resume)
 
 
 def _tariff(app, rec):
