@@ -70,7 +70,7 @@ class Cabinet:
         self.n = 0
         assert self.send({"op": "start", "port": 0, "limit": {"full": True}})["ok"]
         assert self.send({"op": "cards", "add": ["04A1B2C3"]})["ok"]
-        self.sim.app.lock(1, codes.OVERCURRENT)
+        self.sim.app.ports[1].lock(codes.OVERCURRENT)
         self.rid = self.cloud.request_auth("04A1B2C3", 2)
         self.used = self.claims({"op": "status"})
         assert self.cloud.on_command(self.sign(self.used))["ok"]
@@ -96,8 +96,11 @@ class Cabinet:
             if not name.startswith("replay"):
                 with open(os.path.join(d, name), "rb") as f:
                     files[name] = f.read()
-        return (list(app.state), [s and (s.sid, s.bill.fen) for s in app.sessions],
-                list(app.relay_on), list(app.want_on), json.dumps(app.cfg, sort_keys=True),
+        ports = app.ports
+        return ([p.state for p in ports], [p.session and (p.session.sid, p.session.bill.fen)
+                                           for p in ports],
+                [p.relay_on for p in ports], [p.want_on for p in ports],
+                json.dumps(app.cfg, sort_keys=True),
                 sorted(self.cloud.cards), CLOCK.time(), self.cloud.reboot_requested,
                 app.protection.limit_mw, [p[0] for p in self.cloud.pending],
                 list(self.cloud.auth_results), files)

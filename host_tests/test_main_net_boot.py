@@ -59,7 +59,7 @@ ends = [e for e in events if e["ev"] == "session_end"]
 print("worst_tick_ms", machine.WDT.last.worst_gap_ms)
 print("budget_ms", main.TICK_BUDGET_MS)
 print("ends", len(ends))
-print("charging", sum(1 for p in range(4) if app.state[p] == "charging"))
+print("charging", sum(1 for p in range(4) if app.port_state(p) == "charging"))
 print("link_up", cab.net.link.isconnected())
 print("dns_unanswered", vsocket.WORLD.unanswered)
 print("blocked_ms", vsocket.WORLD.blocked_ms)
@@ -91,7 +91,7 @@ cab = main.build(%r, %r, clock=CLOCK, emit=events.append)
 app, board, cfg, problems = cab.app, cab.board, cab.cfg, cab.problems
 print("before", CLOCK.time())
 assert app.start(0, "remote", {"minutes": 60}) is None
-s = app.sessions[0]
+s = app.session(0)
 raw = [ln[ln.index(b"{"):].strip() for ln in open(%r + "/outbox.log", "rb")
        if b" session_start " in ln][0]
 print("raw", raw.decode())

@@ -150,7 +150,7 @@ events = []
 cab = main.build(%r, %r, clock=CLOCK, emit=events.append)
 app, board, cfg, problems = cab.app, cab.board, cab.cfg, cab.problems
 print("alarms", sorted(set(e["code"] for e in events if e["ev"] == "alarm")))
-print("port3", app.state[3], app.sessions[3], "coils", sum(c.energised for c in contacts))
+print("port3", app.port_state(3), app.session(3), "coils", sum(c.energised for c in contacts))
 ''' % (str(tmp_path / "config.json"), str(state)))
     assert "'config_invalid'" in out and "'storage_fault'" in out, out
     assert "port3 idle None coils 0" in out, out
@@ -182,7 +182,7 @@ def paced(ms):  # the loop keeps wall-clock pace so the broker's answers can arr
     time.sleep_ms(ms)
 CLOCK.sleep_ms = paced
 main.run(cab, max_ticks=300, network=network)  # 6 s
-print("session", app.sessions[0] is not None and app.sessions[0].auth)
+print("session", app.session(0) is not None and app.session(0).auth)
 ''' % (str(tmp_path / "config.json"), state)
         import subprocess
         import threading

@@ -209,7 +209,7 @@ def test_a_port_locked_by_a_trip_stays_locked_across_a_power_cut(tmp_path):
     ev = out.events
     boot = [e["t"] for e in ev if e["ev"] == "power" and e["on"]]
     assert boot, ev
-    assert sim.app.state[0] == "locked" and sim.app.lock_reason[0] == "overcurrent"
+    assert sim.app.port_state(0) == "locked" and sim.app.lock_reason(0) == "overcurrent"
     replies = [e for e in ev if e["ev"] == "reply"]
     assert replies[0]["ok"] and not replies[1]["ok"], replies
     assert replies[1].get("error") == "port_locked", replies[1]

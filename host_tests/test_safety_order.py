@@ -72,8 +72,10 @@ def _run(events, ports=2, duration_s=600, config=None):
     sc = scenario_mod.load({"cabinet": cab, "duration_s": duration_s, "events": events})
     sim = Sim(sc, _Null(), panel=False)
     app = sim.app
-    pr = app.protection
-    spy = OrderSpy(app, [(pr, "trip"), (pr, "meter_silent"), (pr, "sensors"), (app, "estop")])
+    detectors = [(app, "_sensors"), (app, "estop")]
+    for port in app.ports:
+        detectors += [(port, "trip"), (port, "meter_silent")]
+    spy = OrderSpy(app, detectors)
     sim.run()
     sim.close()
     return spy
@@ -121,7 +123,7 @@ def test_overpower_trip_opens_the_relay_before_any_flash_write():
 def test_port_overtemp_trip_opens_the_relay_before_any_flash_write():
     spy = _run(_charging(0) + [{"t": 100, "temp": {"sensor": "port", "port": 0, "c": 95}}])
     stops = spy.stops()
-    assert stops and stops[0][0][:2] == ("call", "sensors"), stops
+    assert stops and stops[0][0][:2] == ("call", "_sensors"), stops
     _assert_relays_first(stops[0], [0])
     assert ("outbox", "alarm", "port_overtemp") in stops[0]
 
@@ -137,7 +139,7 @@ def test_silent_meter_opens_the_relay_before_any_flash_write():
 def test_smoke_opens_every_relay_before_any_flash_write():
     spy = _run(_charging(0) + _charging(1, t=3) + [{"t": 100, "smoke": True}])
     stops = spy.stops()
-    assert stops and stops[0][0][:2] == ("call", "sensors"), stops
+    assert stops and stops[0][0][:2] == ("call", "_sensors"), stops
     _assert_relays_first(stops[0], [0, 1])
     assert ("outbox", "alarm", "smoke") in stops[0]
 

@@ -22,8 +22,9 @@ import steady  # noqa: E402
 
 from drivers.board import NoPortSensors  # noqa: E402
 from drivers.hlw8032 import PulseEnergy  # noqa: E402
+from firmware.core.judge import Judge  # noqa: E402
 from firmware.core.protection import Protection  # noqa: E402
-from firmware.core.session import Judge, Session  # noqa: E402
+from firmware.core.session import Session  # noqa: E402
 from firmware.core.ticks import WRAP_MASK, counter_diff, wrap_add  # noqa: E402
 from firmware.system import config as config_mod  # noqa: E402
 
@@ -32,9 +33,9 @@ def test_the_steady_state_tick_touches_no_int_of_2_30_or_more():
     w, app = smallint.check(400)
     assert w.big == {}, "long ints on the ESP32 in the hot path: %s" % w.big
     assert w.frames > 10000 and w.checked > 100000, (w.frames, w.checked)
-    hot = ("firmware/core/app.py:tick", "firmware/core/app.py:_reading",
+    hot = ("firmware/core/app.py:tick", "firmware/core/port.py:on_reading",
            "firmware/core/app.py:_housekeeping",
-           "firmware/core/session.py:judge", "firmware/core/billing.py:add_energy",
+           "firmware/core/judge.py:judge", "firmware/core/billing.py:add_energy",
            "firmware/core/billing.py:_energy_price", "firmware/core/feeder.py:_pick",
            "firmware/core/protection.py:reading", "drivers/meterscan.py:poll",
            "drivers/meterscan.py:_take", "drivers/hlw8032.py:_add")
@@ -44,9 +45,9 @@ def test_the_steady_state_tick_touches_no_int_of_2_30_or_more():
     m = app.meters
     for p in range(9):
         assert m.energy_mwh[p] < 100000, "port %d counter did not wrap: %d" % (p, m.energy_mwh[p])
-        assert app.sessions[p].bill._slot_price == steady.TOU[37]
-        assert app.sessions[p].charge_ms > 3 * 3600 * 1000
-    assert app.state[9] == "deferred" and app.sessions[9].not_before > steady.SLOT_CHANGE
+        assert app.session(p).bill._slot_price == steady.TOU[37]
+        assert app.session(p).charge_ms > 3 * 3600 * 1000
+    assert app.port_state(9) == "deferred" and app.session(9).not_before > steady.SLOT_CHANGE
 
 
 def test_the_check_finds_unix_seconds_in_the_hot_path(monkeypatch):
@@ -100,19 +101,7 @@ def test_unplug_window_judgement_without_the_big_product():
 
 def test_resistive_check_without_the_big_products():
     cfg, _ = config_mod.validate({})
-
-    class _App:
-        n = 1
-
-        class board:
-            sensors = NoPortSensors()  # the board contract's (drivers/board.py)
-
-        class clock:
-            @staticmethod
-            def ticks_ms():
-                return 0
-
-    pr = Protection(_App(), cfg)
+    pr = Protection(None, NoPortSensors(), None, cfg)
     r = random.Random(3)
     for _ in range(50000):
         mv = r.randrange(180000, 260000)

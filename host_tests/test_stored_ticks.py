@@ -30,12 +30,17 @@ STORED = {
     # --- the firmware core ---
     "firmware/core/app.py:App.hold_until": ("fresh", "boot hold deadline; _housekeeping"),
     "firmware/core/app.py:App.last_close_ms": ("fresh", "relay stagger; _housekeeping"),
-    "firmware/core/app.py:App.state_ms": ("fresh", "per-port state entry; _housekeeping"),
-    "firmware/core/app.py:App.last_ms": ("fresh", "last reading per port; _housekeeping"),
+    "firmware/core/port.py:Port.state_ms": ("fresh", "port's state entry; Port.housekeeping"),
+    "firmware/core/port.py:Port.last_ms": ("fresh", "last reading; Port.housekeeping"),
     "firmware/core/app.py:App.next_second": ("rearmed", "checked every tick, re-armed each second"),
     "firmware/core/feeder.py:Feeder.last_shed": ("fresh", "Feeder.refresh from _housekeeping"),
-    "firmware/core/protection.py:Protection.off_ms": ("fresh", "welded-relay grace; refresh()"),
-    "firmware/core/protection.py:Protection.over_since": ("fresh", "overpower hold; refresh()"),
+    "firmware/core/protection.py:Guard.off_ms": ("fresh", "welded-relay grace; Protection.refresh"),
+    "firmware/core/protection.py:Guard.over_since": ("fresh", "overpower hold; Protection.refresh"),
+    # Protection writes them into the port's Guard (g.off_ms = ...): the same two ticks.
+    "firmware/core/protection.py:Protection.off_ms": ("fresh", "Guard.off_ms; refresh()"),
+    "firmware/core/protection.py:Protection.over_since": ("fresh", "Guard.over_since; refresh()"),
+    "firmware/core/app.py:App.ports": ("no_tick", "Port objects built with now: see Port"),
+    "firmware/core/port.py:Port.guard": ("no_tick", "a Guard built with now: see Guard"),
     "firmware/store/journal.py:Journal.last_ms": (
         "rearmed", "written on every save: each state change and every checkpoint_s while "
         "charging, the only time due() compares it (a negative gap counts as due)"),

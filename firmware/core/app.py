@@ -1,21 +1,21 @@
-# The cabinet application: ports, sessions, protection and orderly charging on one loop.
+# The cabinet application: the ports (port.py), and what they share: the feeder, the
+# cabinet sensors, the alarms, the session numbering and the staggered relay closings.
 #
 # `tick()` is called every control tick (10-50 ms on the device). It polls the meters
-# (non-blocking), handles each fresh reading (protection first, then billing and the
-# end-of-charge judgement), and runs the sensors, the feeder and the staggered relay
-# closings. Nothing here waits on the network: records and alarms go out through `emit`,
-# which only queues. Steady-state ticks allocate nothing.
+# (non-blocking) and hands each fresh reading to its Port (protection first, then billing
+# and the end-of-charge judgement); once a second it runs the sensors, the feeder and each
+# port's housekeeping; then the next staggered relay closing. Nothing here waits on the
+# network: records and alarms go out through `emit`, which only queues. Steady-state ticks
+# allocate nothing.
 
 from firmware.core import billing, codes
 from firmware.core.feeder import Feeder
+from firmware.core.nopersist import NoPersist
+from firmware.core.port import Port
 from firmware.core.protection import Protection
-from firmware.core.session import Judge, Session, parse_limit
-from firmware.core.ticks import counter_diff, fresh, fresh_all
-from firmware.store.persist import NoPersist
+from firmware.core.session import Session, parse_limit
+from firmware.core.ticks import fresh
 
-_TRIP_ALARMS = (codes.A_OVERCURRENT, codes.A_OVERPOWER, codes.A_PORT_OVERTEMP,
-                codes.A_RELAY_WELDED)
-_ENDED_HOLD_MS = 30000  # an ended port shows "ended" this long, then "idle"
 _SECOND_MS = 1000
 # Judge thresholds (config keys): a `config` command applies them to a busy port from its
 # next session, to an idle one at once.
@@ -37,30 +37,17 @@ class App:
         self.n = n = cfg["ports"]
         self.tariff = self.tariff_for(None)
         now = self.clock.ticks_ms()
-        m = self.meters
-        self.state = [codes.IDLE] * n
-        self.sessions = [None] * n
-        self.judges = [Judge(cfg) for _ in range(n)]
-        self.relay_on = [False] * n
-        self.want_on = [False] * n  # waiting for its staggered relay closing
-        self.resume_state = [None] * n  # where a deferred session goes back to
-        self.lock_reason = [None] * n
-        self.state_ms = [now] * n  # when the port entered its state
-        self.last_frames = [m.frames[p] for p in range(n)]
-        self.last_ms = [now] * n  # time of the last reading taken into account
-        self.last_e = [m.energy_mwh[p] for p in range(n)]
+        self.protection = Protection(self.clock, board.sensors, self, cfg)
+        self.ports = [Port(self, p, now) for p in range(n)]
         self.seq = 0  # sessions started this boot
         self.alarm_seq = 0
         self.alarms = {}  # (code, port) -> level, for the raised ones
-        self.cabinet_stop = False  # too hot or smoke: no new session
         self.feeder = Feeder(self, cfg)
-        self.protection = Protection(self, cfg)
         self.last_close_ms = self.clock.ticks_add(now, -cfg["relay_stagger_ms"])
         self.next_second = now
         # After power-on no relay closes for boot_hold_s (FIELD_FACTS: vendors wait 10 s).
         self.hold_until = self.clock.ticks_add(now, int(cfg["boot_hold_s"] * 1000))
         self.outbox_full = False
-        self._stale = [False] * n  # judges to reconfigure once their session ends
         persist.restore(self)  # every port back from the journal before any relay closes
 
     # --- the loop ---
@@ -70,80 +57,61 @@ class App:
         m = self.meters
         m.poll()
         frames = m.frames
-        last = self.last_frames
+        ports = self.ports
         for p in range(self.n):
-            if frames[p] != last[p]:
-                last[p] = frames[p]
-                self._reading(p, now)
+            port = ports[p]
+            if frames[p] != port.last_frames:
+                port.last_frames = frames[p]
+                port.on_reading(now, m.mw[p], m.ma[p], m.mv[p], m.energy_mwh[p])
             elif m.silent(p):
-                self.protection.meter_silent(p)
+                port.meter_silent()
         if clock.ticks_diff(now, self.next_second) >= 0:
             self.next_second = clock.ticks_add(now, _SECOND_MS)
-            self.protection.sensors()
+            self._sensors()
             self.feeder.balance(now)
             self._housekeeping(now)
             self.persist.checkpoint(self, now)
-            if True in self._stale:
-                self._configure_judges()
         self._close_next(now)
 
-    def _reading(self, p, now):
-        m = self.meters
-        dt = self.clock.ticks_diff(now, self.last_ms[p])
-        self.last_ms[p] = now
-        mw = m.mw[p]
-        e = m.energy_mwh[p]
-        de = counter_diff(e, self.last_e[p])  # meter counters wrap at 2**30 (small ints)
-        self.last_e[p] = e
-        if self.protection.reading(p, now, dt, mw, m.ma[p], m.mv[p]):
-            return  # tripped: the relay is already open
-        s = self.sessions[p]
-        if s is None or not self.relay_on[p]:
-            return
-        s.charge_ms += dt
-        if de > 0:
-            s.mwh += de
-            s.bill.add_energy(de, self.clock.since2024_s())  # small int: TOU slot
-        s.bill.add_time(dt, mw // 1000)
-        if mw > s.peak_mw:
-            s.peak_mw = mw
-        reason = s.limit_reached()
-        if reason is None:
-            reason, newly_full = self.judges[p].judge(dt, mw, e)
-            if newly_full:
-                self._set_state(p, codes.FLOAT, now)
-            elif reason is None and self.state[p] == codes.OPEN and self.judges[p].loaded:
-                self._set_state(p, codes.CHARGING, now)
-        if reason is None and s.charge_ms >= self.cfg["max_session_s"] * 1000:
-            reason = codes.MAX_DURATION
-        if reason is not None:
-            self.end(p, reason)
+    def _sensors(self):
+        pr = self.protection
+        verdict = pr.cabinet()
+        if verdict is not None:
+            self._stop_all(verdict, False)
+        for p in range(self.n):
+            verdict = pr.port_temp(p)
+            port = self.ports[p]
+            if verdict is not None and (port.session is not None or port.state != codes.LOCKED):
+                port.trip(verdict)
+        verdict = pr.smoke_check()
+        if verdict is not None:
+            self._stop_all(verdict, True)
+
+    def _stop_all(self, verdict, lock_all):
+        """A cabinet verdict (reason, alarm, value): every relay off at once, the alarm, then
+        every session ends (lock_all: every port locks until inspected)."""
+        reason, alarm, value = verdict
+        for p in range(self.n):
+            self.relays.set(p, False)  # every relay off at once, then the bookkeeping
+        self.raise_alarm(alarm, None, codes.CRITICAL, value)
+        for port in self.ports:
+            if lock_all:
+                port.end(reason, lock=True)
+            elif port.session is not None:
+                port.end(reason)
 
     def _housekeeping(self, now):
         clock = self.clock
-        diff = clock.ticks_diff
         # Stored ticks compared for ever: ages saturate (firmware/core/ticks.py).
         self.last_close_ms = fresh(clock, now, self.last_close_ms)
         self.hold_until = fresh(clock, now, self.hold_until)
-        fresh_all(clock, now, self.state_ms)
-        fresh_all(clock, now, self.last_ms)
         self.feeder.refresh(now)
-        self.protection.refresh(now)
         if self.outbox_full and not self.persist.nearly_full():
             self.outbox_full = False  # delivered: new sessions are welcome again
             self.clear_alarm(codes.A_OUTBOX_FULL, None)
+        ports = self.ports
         for p in range(self.n):
-            st = self.state[p]
-            if st == codes.ENDED and diff(now, self.state_ms[p]) >= _ENDED_HOLD_MS:
-                self._set_state(p, codes.IDLE, now)
-            elif st == codes.DEFERRED:
-                s = self.sessions[p]
-                # A session that waits longer than the hard cap (not counting an off-peak
-                # start still ahead) ends rather than waiting forever.
-                cap_s = self.cfg["max_session_s"]
-                if (s is not None and diff(now, self.state_ms[p]) >= cap_s * 1000
-                        and s.may_start(self.clock.since2024_s() - cap_s)):
-                    self.end(p, codes.MAX_DURATION)
+            ports[p].housekeeping(now)
 
     def _close_next(self, now):
         # Relay closings are staggered to spread the chargers' inrush current.
@@ -151,39 +119,20 @@ class App:
             return
         if self.clock.ticks_diff(now, self.hold_until) < 0:
             return
-        best = -1
+        ports = self.ports
+        best = None
         for p in range(self.n):
-            if self.want_on[p] and (best < 0 or self.sessions[p].seq < self.sessions[best].seq):
-                best = p
-        if best >= 0:
-            self.want_on[best] = False
+            port = ports[p]
+            if port.want_on and (best is None or port.session.seq < best.session.seq):
+                best = port
+        if best is not None:
             self.last_close_ms = now
-            self.last_ms[best] = now
-            self.last_e[best] = self.meters.energy_mwh[best]
-            self.set_relay(best, True)
+            best.close(now)
 
-    # --- relays and states ---
-    def set_relay(self, p, on):
-        if on:
-            if not self.protection.may_close(p):
-                return
-        self.relays.set(p, on)
-        if self.relay_on[p] != on:
-            self.relay_on[p] = on
-            self.protection.relay_changed(p, on)
-            self.emit({"ev": "relay", "port": p, "on": on})
-
-    def _set_state(self, p, st, now=None):
-        if self.state[p] != st:
-            self.state[p] = st
-            self.state_ms[p] = self.clock.ticks_ms() if now is None else now
-            self.persist.save(self, p)
-            self.emit({"ev": "port", "port": p, "state": st})
-
-    def _record(self, p, kind, payload):
+    def record(self, port, kind, payload):
         """A session record: durable (journal + outbox) first, then logged."""
         payload["ev"] = kind  # on the wire too: both kinds share the event topic
-        self.persist.put_record(self, p, kind, payload)
+        self.persist.put_record(port, kind, payload)
         ev = dict(payload)
         ev["ev"] = kind
         self.emit(ev)
@@ -203,7 +152,7 @@ class App:
     def start(self, p, auth, limit, order=None, offpeak=False, tariff=None):
         """Open port p for a session. Returns None, or the refusal code (PROTOCOL.md).
         tariff: None (the cabinet's prices) or a dict of tariff keys for this session."""
-        if not isinstance(p, int) or isinstance(p, bool) or not 0 <= p < self.n:
+        if not _port_no(p, self.n):
             return codes.E_BAD_ARGS
         kind, value = parse_limit(limit)
         if kind is None:
@@ -214,12 +163,13 @@ class App:
                 prices = self.tariff_for(tariff)
             except (ValueError, TypeError, OverflowError):
                 return codes.E_BAD_ARGS
-        st = self.state[p]
+        port = self.ports[p]
+        st = port.state
         if st == codes.LOCKED:
             return codes.E_PORT_LOCKED
-        if st == codes.FAULT or self.cabinet_stop:
+        if st == codes.FAULT or self.protection.stopped():
             return codes.E_PORT_FAULT
-        if self.sessions[p] is not None:
+        if port.session is not None:
             return codes.E_PORT_BUSY
         if self.persist.nearly_full():
             self.outbox_full = True
@@ -236,80 +186,20 @@ class App:
         s.tariff = tariff
         if offpeak:
             s.not_before = self.feeder.offpeak_epoch(s.start_epoch)
-        self.sessions[p] = s
-        self.judges[p].reset(self.meters.energy_mwh[p])
-        self._record(p, "session_start", {"id": sid + ":s", "sid": sid, "port": p,
-                                          "start": s.start_epoch, "auth": auth,
-                                          "limit": s.limit_dict(), "order": order})
-        if room and s.not_before <= s.start_epoch:
-            self._open(p, now)
-        else:
-            self.resume_state[p] = codes.OPEN
-            self._set_state(p, codes.DEFERRED, now)
+        port.start(s, now, room and s.not_before <= s.start_epoch)
         return None
-
-    def _open(self, p, now):
-        self._set_state(p, codes.OPEN, now)
-        self.want_on[p] = True
-
-    def pause(self, p, now):
-        """Orderly charging: relay off, session kept, not timed or billed."""
-        self.resume_state[p] = self.state[p]
-        self.want_on[p] = False
-        self.set_relay(p, False)
-        self._set_state(p, codes.DEFERRED, now)
-
-    def resume(self, p, now):
-        st = self.resume_state[p] or codes.OPEN
-        self.resume_state[p] = None
-        self._set_state(p, st, now)
-        self.want_on[p] = True
 
     def stop(self, p, reason):
         """User or remote stop. Returns None or a refusal code."""
-        if not isinstance(p, int) or isinstance(p, bool) or not 0 <= p < self.n:
+        if not _port_no(p, self.n) or self.ports[p].session is None:
             return codes.E_BAD_ARGS
-        if self.sessions[p] is None:
-            return codes.E_BAD_ARGS
-        self.end(p, reason)
+        self.ports[p].end(reason)
         return None
 
-    def end(self, p, reason, lock=False):
-        """End port p's session (relay off first). Safety stops lock the port."""
-        now = self.clock.ticks_ms()
-        self.want_on[p] = False
-        if self.relay_on[p]:
-            self.set_relay(p, False)
-        s = self.sessions[p]
-        if s is not None:
-            self.sessions[p] = None
-            self._record(p, "session_end", {
-                "id": s.sid + ":e", "sid": s.sid, "port": p, "start": s.start_epoch,
-                "end": self.clock.time(), "charge_s": s.charge_ms // 1000,
-                "wh": (s.mwh // 100) / 10, "fen": s.bill.fen, "reason": reason,
-                "peak_w": s.peak_mw // 1000, "auth": s.auth, "order": s.order,
-                "limit": s.limit_dict()})
-        if lock or reason in codes.SAFETY_STOPS:
-            self.lock(p, reason)
-        elif self.state[p] not in (codes.LOCKED, codes.FAULT):
-            self._set_state(p, codes.ENDED, now)
-
-    def lock(self, p, reason):
-        self.lock_reason[p] = reason
-        self._set_state(p, codes.LOCKED)
-        self.raise_alarm(codes.A_PORT_LOCKED, p, codes.WARNING, reason)
-
     def unlock(self, p):
-        if not isinstance(p, int) or isinstance(p, bool) or not 0 <= p < self.n:
+        if not _port_no(p, self.n):
             return codes.E_BAD_ARGS
-        if self.state[p] == codes.LOCKED:
-            self.lock_reason[p] = None
-            self._set_state(p, codes.IDLE)
-            # Staff inspected the port: its trip alarms end with the lock, so the screen
-            # leaves the alarm and a new trip raises a new alarm.
-            for code in _TRIP_ALARMS:
-                self.clear_alarm(code, p)
-            self.clear_alarm(codes.A_PORT_LOCKED, p)
+        self.ports[p].unlock()
         return None
 
     def estop(self):
@@ -317,7 +207,7 @@ class App:
         for p in range(self.n):
             self.relays.set(p, False)
         for p in range(self.n):
-            self.end(p, codes.ESTOP)
+            self.ports[p].end(codes.ESTOP)
 
     # --- alarms ---
     def raise_alarm(self, code, port, level, value=None):
@@ -352,32 +242,33 @@ class App:
         self.feeder.configure(cfg)
         for k in keys:
             if k in JUDGE_KEYS:
-                for p in range(self.n):
-                    self._stale[p] = True
+                for port in self.ports:
+                    port.configure_judge()
                 break
-        self._configure_judges()
-
-    def _configure_judges(self):
-        for p in range(self.n):
-            if self._stale[p] and self.sessions[p] is None:
-                self.judges[p].configure(self.cfg)
-                self._stale[p] = False
 
     # --- views (for the protocol and the panel; they never write into the app) ---
     def port_power_w(self, p):
         return self.meters.mw[p] // 1000
 
     def port_state(self, p):
-        return self.state[p]
+        return self.ports[p].state
 
     def session(self, p):
         """Port p's Session, or None."""
-        return self.sessions[p]
+        return self.ports[p].session
+
+    def lock_reason(self, p):
+        """Why port p is locked, or None."""
+        return self.ports[p].lock_reason
+
+    def cabinet_stop(self):
+        """True while smoke or a hot cabinet stops every port."""
+        return self.protection.stopped()
 
     def busy(self):
         """True while any port has a session."""
-        for s in self.sessions:
-            if s is not None:
+        for port in self.ports:
+            if port.session is not None:
                 return True
         return False
 
@@ -386,7 +277,10 @@ class App:
         diff = self.clock.ticks_diff
         if diff(now, self.last_close_ms) < settle_ms:
             return False
-        return self.protection.settled(now, settle_ms)
+        for port in self.ports:
+            if diff(now, port.guard.off_ms) < settle_ms:
+                return False
+        return True
 
     def critical_alarm(self):
         """(code, port) of a raised critical alarm, or None."""
@@ -395,3 +289,7 @@ class App:
                 return key
         return None
 
+
+def _port_no(p, n):
+    """p is a port number of this cabinet (a command's argument, checked)."""
+    return isinstance(p, int) and not isinstance(p, bool) and 0 <= p < n

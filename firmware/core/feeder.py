@@ -40,13 +40,15 @@ class Feeder:
         app = self.app
         total = 0
         mw = app.meters.mw
+        ports = app.ports
         for p in range(app.n):
-            if app.relay_on[p]:
-                if app.state[p] == codes.OPEN and not app.judges[p].loaded:
+            port = ports[p]
+            if port.relay_on:
+                if port.state == codes.OPEN and not port.judge.loaded:
                     total += self.reserve_mw if mw[p] < self.reserve_mw else mw[p]
                 else:
                     total += mw[p]
-            elif app.want_on[p]:
+            elif port.want_on:
                 total += self.need_mw[p] if self.need_mw[p] > self.reserve_mw else self.reserve_mw
         return total
 
@@ -66,16 +68,17 @@ class Feeder:
                 if newest >= 0:
                     self.last_shed = now
                     self.need_mw[newest] = app.meters.mw[newest]
-                    app.pause(newest, now)
+                    app.ports[newest].pause(now)
             return
         oldest = self._pick(False)
         if oldest >= 0 and diff(now, app.hold_until) >= 0:
             need = self.need_mw[oldest]
             if need < self.reserve_mw:
                 need = self.reserve_mw
-            rested = self.need_mw[oldest] == 0 or diff(now, app.state_ms[oldest]) >= _MIN_PAUSE_MS
+            port = app.ports[oldest]
+            rested = self.need_mw[oldest] == 0 or diff(now, port.state_ms) >= _MIN_PAUSE_MS
             if total + need <= self.limit_mw and rested:
-                app.resume(oldest, now)
+                port.resume(now)
                 total += need
         if self.overloaded and total <= self.limit_mw and self._pick(False) < 0:
             self.overloaded = False
@@ -86,15 +89,17 @@ class Feeder:
         app = self.app
         best = -1
         now_s = app.clock.since2024_s()  # a small int on the ESP32 (Unix seconds are not)
+        ports = app.ports
         for p in range(app.n):
-            s = app.sessions[p]
+            port = ports[p]
+            s = port.session
             if s is None:
                 continue
             if running:
-                if app.relay_on[p] and (best < 0 or s.seq > app.sessions[best].seq):
+                if port.relay_on and (best < 0 or s.seq > ports[best].session.seq):
                     best = p
-            elif app.state[p] == codes.DEFERRED and s.may_start(now_s):
-                if best < 0 or s.seq < app.sessions[best].seq:
+            elif port.state == codes.DEFERRED and s.may_start(now_s):
+                if best < 0 or s.seq < ports[best].session.seq:
                     best = p
         return best
 

@@ -1,31 +1,45 @@
-# Protection: per-port trips on each meter reading, welded relays, silent meters,
-# cabinet temperature and smoke. Fail safe: the relay opens first, the report follows.
-# Nothing here touches the network; alarms are queued through the app.
+# Protection: per-port trips on each meter reading, welded relays, cabinet temperature and
+# smoke. It decides and the Port (port.py) or the App acts: every check returns None or a
+# verdict (reason, alarm, value), and whoever acts on it opens the relay first (fail safe),
+# then raises the alarm, then does the bookkeeping. Nothing here touches a relay, a port's
+# state or the network; warnings that stop nothing go out through the alarm sink.
 
 from firmware.core import codes
-from firmware.core.ticks import fresh_all
+from firmware.core.ticks import fresh
 
 _WELD_GRACE_MS = 1500  # contacts open in ~10 ms; a meter frame integrates ~55 ms
 _WELD_HITS = 2  # fresh readings over relay_weld_w with the relay open
 
 
+class Guard:
+    """One port's protection counters; its Port owns it, Protection reads and counts."""
+
+    def __init__(self, now):
+        self.over = False  # over the power limit (or resistive) since over_since
+        self.over_since = now
+        self.off_ms = now  # when the relay last opened
+        self.weld_hits = 0
+        self.silent = False  # the port's meter stopped answering
+
+    def relay_changed(self, on, now):
+        self.over = False
+        if not on:
+            self.off_ms = now
+            self.weld_hits = 0
+
+
 class Protection:
-    def __init__(self, app, cfg):
-        self.app = app
-        n = app.n
+    def __init__(self, clock, sensors, alarms, cfg):
+        self.clock = clock
+        self.sens = sensors
+        self.alarms = alarms  # raise_alarm/clear_alarm: the App
         self.configure(cfg)
-        now = app.clock.ticks_ms()
-        self.over = [False] * n
-        self.over_since = [now] * n
-        self.off_ms = [now] * n
-        self.weld_hits = [0] * n
-        self.silent = [False] * n
         self.hot = False  # cabinet at cabinet_stop_c: every session ended
         self.warm = False  # cabinet_overtemp warning raised
         self.sensor_bad = False
         self.smoke = False
         # Bound once here: fetching a bound method allocates, and this runs every second.
-        self.port_c10 = app.board.sensors.port_c10
+        self.port_c10 = sensors.port_c10  # None per port without a probe (drivers/board.py)
 
     def configure(self, cfg):
         """Thresholds from the config; also called when a config command changes them."""
@@ -39,39 +53,34 @@ class Protection:
         self.stop_c10 = int(cfg["cabinet_stop_c"] * 10)
         self.hyst_c10 = int(cfg["temp_hyst_c"] * 10)
 
+    def stopped(self):
+        """Smoke or a hot cabinet: no relay may close, no session may start."""
+        return self.smoke or self.hot
+
     # --- per reading ---
-    def reading(self, p, now, dt, mw, ma, mv):
-        """Check one fresh reading. Returns True when the port tripped."""
-        app = self.app
-        if self.silent[p]:
-            self._meter_back(p)
-        live = app.relay_on[p]
+    def reading(self, g, now, mw, ma, mv, live):
+        """Check one fresh reading of the port guarded by g (live: its relay is closed).
+        Returns None, or the verdict (reason, alarm, value): the port must trip."""
         if ma > self.limit_ma and live:
-            self.trip(p, codes.OVERCURRENT, codes.A_OVERCURRENT, ma // 10 / 100)
-            return True
+            return (codes.OVERCURRENT, codes.A_OVERCURRENT, ma // 10 / 100)
         if live:
             if mw > self.limit_mw or (mw > self.resistive_mw and self._resistive(mw, ma, mv)):
-                if not self.over[p]:
-                    self.over[p] = True
-                    self.over_since[p] = now
-                elif app.clock.ticks_diff(now, self.over_since[p]) >= self.hold_ms:
-                    self.trip(p, codes.OVERPOWER, codes.A_OVERPOWER, mw // 1000)
-                    return True
+                if not g.over:
+                    g.over = True
+                    g.over_since = now
+                elif self.clock.ticks_diff(now, g.over_since) >= self.hold_ms:
+                    return (codes.OVERPOWER, codes.A_OVERPOWER, mw // 1000)
             else:
-                self.over[p] = False
-            return False
+                g.over = False
+            return None
         # Relay open: any real power means welded contacts (or a short across them).
-        if mw > self.weld_mw and app.clock.ticks_diff(now, self.off_ms[p]) >= _WELD_GRACE_MS:
-            self.weld_hits[p] += 1
-            if self.weld_hits[p] == _WELD_HITS:
-                app.raise_alarm(codes.A_RELAY_WELDED, p, codes.CRITICAL, mw // 1000)
-                if app.sessions[p] is not None:
-                    app.end(p, codes.RELAY_FAULT)
-                else:
-                    app.lock(p, codes.RELAY_FAULT)
+        if mw > self.weld_mw and self.clock.ticks_diff(now, g.off_ms) >= _WELD_GRACE_MS:
+            g.weld_hits += 1
+            if g.weld_hits == _WELD_HITS:
+                return (codes.RELAY_FAULT, codes.A_RELAY_WELDED, mw // 1000)
         else:
-            self.weld_hits[p] = 0
-        return False
+            g.weld_hits = 0
+        return None
 
     def _resistive(self, mw, ma, mv):
         # Power factor ~1 (a heater, not a switch-mode charger): P >= pf * V * I, that is
@@ -88,117 +97,60 @@ class Protection:
             return True
         return d * 1000 >= pf * (va_m - q * 1000)
 
-    def trip(self, p, reason, alarm, value):
-        app = self.app
-        app.relays.set(p, False)  # fail safe first, whatever the bookkeeping says
-        app.raise_alarm(alarm, p, codes.CRITICAL, value)
-        app.end(p, reason, lock=True)
-
-    def relay_changed(self, p, on):
-        self.over[p] = False
-        if not on:
-            self.off_ms[p] = self.app.clock.ticks_ms()
-            self.weld_hits[p] = 0
-
-    def refresh(self, now):
+    def refresh(self, g, now):
         """Once a second: stored ages saturate (firmware/core/ticks.py), so a relay open for
         weeks is still "long open" to the welded-relay check."""
-        clock = self.app.clock
-        fresh_all(clock, now, self.off_ms)
-        fresh_all(clock, now, self.over_since)
-
-    def settled(self, now, settle_ms):
-        """True when no relay opened in the last settle_ms."""
-        diff = self.app.clock.ticks_diff
-        for t in self.off_ms:
-            if diff(now, t) < settle_ms:
-                return False
-        return True
-
-    def may_close(self, p):
-        st = self.app.state[p]
-        return not (self.smoke or self.hot or self.silent[p]
-                    or st == codes.LOCKED or st == codes.FAULT)
-
-    # --- meters ---
-    def meter_silent(self, p):
-        if self.silent[p]:
-            return
-        self.silent[p] = True
-        app = self.app
-        m = app.meters
-        code = codes.A_METER_GARBAGE if m.garbage(p) else codes.A_METER_SILENT
-        running = app.sessions[p] is not None
-        app.relays.set(p, False)
-        app.raise_alarm(code, p, codes.CRITICAL if running else codes.WARNING)
-        if running:
-            app.end(p, codes.METER_FAULT)
-        elif app.relay_on[p]:
-            app.set_relay(p, False)
-        if app.state[p] != codes.LOCKED:
-            app._set_state(p, codes.FAULT)
-
-    def _meter_back(self, p):
-        self.silent[p] = False
-        app = self.app
-        app.clear_alarm(codes.A_METER_SILENT, p)
-        app.clear_alarm(codes.A_METER_GARBAGE, p)
-        if app.state[p] == codes.FAULT:
-            app._set_state(p, codes.IDLE)
+        clock = self.clock
+        g.off_ms = fresh(clock, now, g.off_ms)
+        g.over_since = fresh(clock, now, g.over_since)
 
     # --- cabinet sensors, once a second ---
-    def sensors(self):
-        app = self.app
-        sens = app.board.sensors
-        c10 = sens.cabinet_c10()
+    def cabinet(self):
+        """The cabinet temperature. Returns None or the verdict (reason, alarm, value): every
+        relay opens and every session ends."""
+        c10 = self.sens.cabinet_c10()
+        alarms = self.alarms
         if c10 is None:
             if not self.sensor_bad:
                 self.sensor_bad = True
-                app.raise_alarm(codes.A_SENSOR_FAULT, None, codes.WARNING, "cabinet_temp")
-        else:
-            if self.sensor_bad:
-                self.sensor_bad = False
-                app.clear_alarm(codes.A_SENSOR_FAULT, None)
-            self._cabinet_temp(c10)
-        port_c10 = self.port_c10
-        for p in range(app.n):
-            t = port_c10(p)  # None: no probe on this port (drivers/board.py)
-            if t is not None and t >= self.stop_c10:
-                if app.sessions[p] is not None or app.state[p] != codes.LOCKED:
-                    self.trip(p, codes.OVERTEMP, codes.A_PORT_OVERTEMP, t / 10)
-        smoke = sens.smoke()
-        if smoke and not self.smoke:
-            self.smoke = True
-            for p in range(app.n):
-                app.relays.set(p, False)  # every relay off at once, then the bookkeeping
-            app.raise_alarm(codes.A_SMOKE, None, codes.CRITICAL)
-            for p in range(app.n):
-                app.end(p, codes.SMOKE, lock=True)
-        elif not smoke and self.smoke:
-            self.smoke = False
-            app.clear_alarm(codes.A_SMOKE, None)  # ports stay locked until inspected
-        app.cabinet_stop = self.smoke or self.hot
-
-    def _cabinet_temp(self, c10):
-        app = self.app
+                alarms.raise_alarm(codes.A_SENSOR_FAULT, None, codes.WARNING, "cabinet_temp")
+            return None
+        if self.sensor_bad:
+            self.sensor_bad = False
+            alarms.clear_alarm(codes.A_SENSOR_FAULT, None)
         code = codes.A_CABINET_OVERTEMP
         if c10 >= self.stop_c10 and not self.hot:
             self.hot = True
-            for p in range(app.n):
-                app.relays.set(p, False)
-            app.raise_alarm(code, None, codes.CRITICAL, c10 / 10)
-            for p in range(app.n):
-                if app.sessions[p] is not None:
-                    app.end(p, codes.OVERTEMP)
-        elif self.hot and c10 < self.stop_c10 - self.hyst_c10:
+            return (codes.OVERTEMP, code, c10 / 10)
+        if self.hot and c10 < self.stop_c10 - self.hyst_c10:
             self.hot = False
             self.warm = False
-            app.clear_alarm(code, None, c10 / 10)
+            alarms.clear_alarm(code, None, c10 / 10)
         if not self.hot:
             # Alarm calls only on a change: this runs every second (no allocation).
             if c10 >= self.warn_c10 and not self.warm:
                 self.warm = True
-                app.raise_alarm(code, None, codes.WARNING, c10 / 10)
+                alarms.raise_alarm(code, None, codes.WARNING, c10 / 10)
             elif c10 < self.warn_c10 - self.hyst_c10 and self.warm:
                 self.warm = False
-                app.clear_alarm(code, None, c10 / 10)
+                alarms.clear_alarm(code, None, c10 / 10)
+        return None
+
+    def port_temp(self, p):
+        """Port p's own temperature sensor, if the board has one. None or a trip verdict."""
+        t = self.port_c10(p)
+        if t is not None and t >= self.stop_c10:
+            return (codes.OVERTEMP, codes.A_PORT_OVERTEMP, t / 10)
+        return None
+
+    def smoke_check(self):
+        """The smoke detector. None or the verdict (reason, alarm, value): every relay opens
+        and every port locks until inspected."""
+        smoke = self.sens.smoke()
+        if smoke and not self.smoke:
+            self.smoke = True
+            return (codes.SMOKE, codes.A_SMOKE, None)
+        if not smoke and self.smoke:
+            self.smoke = False
+            self.alarms.clear_alarm(codes.A_SMOKE, None)  # ports stay locked until inspected
+        return None

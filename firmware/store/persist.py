@@ -13,32 +13,6 @@
 from firmware.core import codes
 from firmware.store import journal as journal_mod
 
-_LIVE = (codes.OPEN, codes.CHARGING, codes.FLOAT)
-
-
-class NoPersist:
-    """For tests and tools that need no flash: every call is a no-op."""
-
-    boot_no = 1
-
-    def save(self, app, p):
-        pass
-
-    def put_record(self, app, p, kind, payload):
-        pass
-
-    def put_alarm(self, payload):
-        pass
-
-    def checkpoint(self, app, now):
-        pass
-
-    def restore(self, app):
-        pass
-
-    def nearly_full(self):
-        return False
-
 
 class Persist:
     def __init__(self, journal, outbox, tag=None):
@@ -48,18 +22,20 @@ class Persist:
         self.pend = [None] * journal.n  # record pending on each port, until the next save
         self.tag = tag  # tag(payload) before a record is kept (wallclock.WallClock.tag)
 
-    def save(self, app, p):
-        rec = journal_mod.record(app.state[p], app.lock_reason[p], app.sessions[p],
-                                 app.last_e[p], app.resume_state[p])
+    def save(self, port):
+        state, lock, session, last_e, resume = port.snapshot()
+        rec = journal_mod.record(state, lock, session, last_e, resume)
+        p = port.p
         pend = self.pend[p]
         rec["pend"] = [pend] if pend is not None else []
         self.journal.save(p, rec)
 
-    def put_record(self, app, p, kind, payload):
+    def put_record(self, port, kind, payload):
         if self.tag is not None:
             self.tag(payload)
+        p = port.p
         self.pend[p] = [kind, payload]
-        self.save(app, p)  # durable as pending first ...
+        self.save(port)  # durable as pending first ...
         self.outbox.put(kind, payload)  # ... then queued; the port's next save drops it
         self.pend[p] = None
 
@@ -74,9 +50,9 @@ class Persist:
     def checkpoint(self, app, now):
         """Save each charging port whose last save is checkpoint_s old."""
         j = self.journal
-        for p in range(app.n):
-            if app.relay_on[p] and app.sessions[p] is not None and j.due(p, now, True):
-                self.save(app, p)
+        for port in app.ports:
+            if port.relay_on and port.session is not None and j.due(port.p, now, True):
+                self.save(port)
 
     def restore(self, app):
         """Bring every port back from the journal. Called before any relay may close."""
@@ -86,32 +62,15 @@ class Persist:
         if self.journal.boot_problem:
             app.raise_alarm(codes.A_STORAGE, None, codes.WARNING, self.journal.boot_problem)
         resume = app.cfg["resume_after_power_loss"]
-        for p in range(app.n):
-            rec = recs[p]
+        for port in app.ports:
+            rec = recs[port.p]
             if rec is None:
                 continue
             for kind, payload in rec.get("pend") or ():
                 self.outbox.put(kind, payload)  # may already be queued: same id
-            lock = rec.get("lock")
-            s = journal_mod.restore_session(rec, p, _tariff(app, rec))
-            if lock:
-                app.state[p] = codes.LOCKED
-                app.lock_reason[p] = lock
-            if s is None:
-                self.save(app, p)
-                continue
-            app.sessions[p] = s
-            st = rec["state"]
-            app.resume_state[p] = st if st in _LIVE else (rec.get("resume") or codes.OPEN)
-            app.judges[p].reset(app.last_e[p])
-            if st == codes.FLOAT or app.resume_state[p] == codes.FLOAT:
-                app.judges[p].loaded = True
-                app.judges[p].float_ms = 0  # judged full before the cut: float again
-            if lock or not resume:
-                app.end(p, codes.POWER_LOSS)
-            else:
-                app.state[p] = codes.DEFERRED  # resumes after the boot hold, staggered
-                self.save(app, p)
+            s = journal_mod.restore_session(rec, port.p, _tariff(app, rec))
+            # As Port.snapshot() gave it; the saved energy counter was the last boot's meter.
+            port.restore((rec["state"], rec.get("lock"), s, 0, rec.get("resume")), resume)
 
 
 def _tariff(app, rec):

@@ -71,10 +71,12 @@ def send(cloud, claims, **kw):
 def state(sim, cloud):
     """Everything a rejected command must leave alone."""
     app = sim.app
-    return (list(app.state), [s and s.sid for s in app.sessions], list(app.relay_on),
-            list(app.want_on), json.dumps(app.cfg), sorted(cloud.cards), CLOCK.time(),
-            cloud.reboot_requested, app.protection.limit_mw, sim.outbox.count,
-            [s and s.bill.fen for s in app.sessions])
+    ports = app.ports
+    return ([p.state for p in ports], [p.session and p.session.sid for p in ports],
+            [p.relay_on for p in ports], [p.want_on for p in ports], json.dumps(app.cfg),
+            sorted(cloud.cards), CLOCK.time(), cloud.reboot_requested,
+            app.protection.limit_mw, sim.outbox.count,
+            [p.session and p.session.bill.fen for p in ports])
 
 
 def test_start_stop_estop_unlock_over_the_signed_path():
@@ -82,19 +84,19 @@ def test_start_stop_estop_unlock_over_the_signed_path():
     try:
         r = send(cloud, {"op": "start", "port": 1, "limit": {"minutes": 30}, "order": "o-7"})
         assert r["ok"] is True and r["jti"].startswith("t-")
-        s = sim.app.sessions[1]
+        s = sim.app.session(1)
         assert s.auth == "remote" and s.order == "o-7" and s.limit_kind == "minutes"
         assert up.sent[-1] == ("reply", r)  # the reply went out through the lane
         assert send(cloud, {"op": "stop", "port": 1})["ok"]
-        assert sim.app.sessions[1] is None
+        assert sim.app.session(1) is None
         assert send(cloud, {"op": "start", "port": 2, "limit": {"full": True}})["ok"]
         assert send(cloud, {"op": "estop"})["ok"]
-        assert sim.app.sessions[2] is None and not any(sim.app.relay_on)
-        sim.app.lock(3, codes.OVERCURRENT)
+        assert sim.app.session(2) is None and not any(p.relay_on for p in sim.app.ports)
+        sim.app.ports[3].lock(codes.OVERCURRENT)
         assert send(cloud, {"op": "start", "port": 3, "limit": {"wh": 100}}) == {
             "jti": "t-%d" % _N[0], "ok": False, "error": "port_locked"}
         assert send(cloud, {"op": "unlock", "port": 3})["ok"]
-        assert sim.app.state[3] == codes.IDLE
+        assert sim.app.port_state(3) == codes.IDLE
     finally:
         sim.close()
 
@@ -103,7 +105,7 @@ def test_every_refusal_code_and_nothing_changes():
     sim, cloud, up = cabinet(config={"feeder_limit_w": 300, "feeder_full_action": "refuse"})
     try:
         assert send(cloud, {"op": "start", "port": 0, "limit": {"full": True}})["ok"]
-        sim.app.lock(1, codes.SMOKE)
+        sim.app.ports[1].lock(codes.SMOKE)
         before = state(sim, cloud)
         jti0 = "t-%d" % (_N[0] + 1)
         cases = [
@@ -229,12 +231,12 @@ def test_config_applied_live_persisted_and_restart_keys_reported():
         assert app.protection.limit_mw == 600000 and app.cfg["telemetry_s"] == 30
         assert app.cfg["cabinet_id"] == "sim-001"  # takes effect at the next boot
         assert app.tariff.energy_fen_per_kwh == 70
-        assert app.judges[1].full_mw == 40000  # idle port: at once
-        assert app.judges[0].full_mw == 30000  # busy port: from its next session
-        app.end(0, codes.REMOTE_STOP)
+        assert app.ports[1].judge.full_mw == 40000  # idle port: at once
+        assert app.ports[0].judge.full_mw == 30000  # busy port: from its next session
+        app.ports[0].end(codes.REMOTE_STOP)
         CLOCK.advance_ms(1000)
         app.tick()  # the app reconfigures an idle judge within a second
-        assert app.judges[0].full_mw == 40000
+        assert app.ports[0].judge.full_mw == 40000
         # top-level keys work too; persisted overrides merge over the boot config
         assert send(cloud, {"op": "config", "overpower_hold_s": 7})["ok"]
         cfg, problems = load_overrides(sim.state_dir, config_mod.defaults())
@@ -257,7 +259,7 @@ def test_time_status_and_reboot():
         assert send(cloud, {"op": "reboot"})["ok"]
         assert cloud.reboot_due()
         assert send(cloud, {"op": "start", "port": 0, "limit": {"full": True}})["ok"]
-        while not sim.app.relay_on[0]:  # its staggered closing, after the boot hold
+        while not sim.app.ports[0].relay_on:  # its staggered closing, after the boot hold
             sim.board.step(sim.tick_ms)
             sim.app.tick()
         assert not cloud.reboot_due()  # a relay that has just moved: wait for it
@@ -298,9 +300,9 @@ def test_telemetry_lists_session_and_changed_ports_with_a_full_one_first():
         CLOCK.advance_ms(121000)
         cloud.tick()
         m = up.telemetry[-1]
-        assert "full" not in m and m["ports"] == [{"p": 2, "s": app.state[2], "w": 0,
+        assert "full" not in m and m["ports"] == [{"p": 2, "s": app.port_state(2), "w": 0,
                                                    "wh": 0.0, "fen": 0, "el": 0}]
-        app.end(2, codes.REMOTE_STOP)
+        app.ports[2].end(codes.REMOTE_STOP)
         CLOCK.advance_ms(1000)
         cloud.tick()
         assert len(up.telemetry) == 2  # idle now: the next one is telemetry_idle_s away

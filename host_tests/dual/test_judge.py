@@ -1,7 +1,7 @@
-# End-of-charge judgement (firmware/core/session.py Judge) fed reading by reading: the window
+# End-of-charge judgement (firmware/core/judge.py Judge) fed reading by reading: the window
 # average behind `unplugged` and the full/recharge hysteresis around full_w.
 from firmware.core import codes
-from firmware.core.session import Judge
+from firmware.core.judge import JUDGED_FULL, Judge
 from firmware.system.config import defaults
 
 STEP_MS = 1000  # one fresh reading a second (a 10-port meter sweep)
@@ -24,9 +24,11 @@ class Feed:
         while self.t_ms < end:
             self.t_ms += STEP_MS
             self.mws_ms += mw * STEP_MS
-            reason, newly_full = self.judge.judge(STEP_MS, mw, self.mws_ms // 3600000)
-            if newly_full and self.full_at_ms is None:
-                self.full_at_ms = self.t_ms
+            reason = self.judge.judge(STEP_MS, mw, self.mws_ms // 3600000)
+            if reason == JUDGED_FULL:
+                reason = None
+                if self.full_at_ms is None:
+                    self.full_at_ms = self.t_ms
             if reason is not None:
                 self.verdicts.append((self.t_ms, reason))
                 return reason

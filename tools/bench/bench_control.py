@@ -25,7 +25,7 @@ def steady_state(ticks=4000, ports=10):
     for _ in range(80):  # let every staggered relay close and the sessions settle
         CLOCK.advance_ms(250)
         app.tick()
-    assert all(app.relay_on), "not every relay closed"
+    assert all(port.relay_on for port in app.ports), "not every relay closed"
     gc.collect()
     gc.disable()
     alloc = 0
@@ -58,7 +58,7 @@ def device_month(ticks=4000):
         tick()
     alloc = gc.mem_alloc() - a
     gc.enable()
-    assert all(app.relay_on[p] for p in range(app.n - 1)), "a session stopped"
+    assert all(app.ports[p].relay_on for p in range(app.n - 1)), "a session stopped"
     return alloc / ticks
 
 

@@ -97,8 +97,9 @@ def build(ports=PORTS):
     assert app.start(ports - 1, "remote", {"full": True}, offpeak=True) is None
     _run(app, 30000)  # boot hold, staggered relay closings, sessions settle
     for p in range(ports - 1):
-        s = app.sessions[p]
-        assert app.relay_on[p] and s is not None, "port %d: %s %s" % (p, app.state, app.alarms)
+        port = app.ports[p]
+        s = port.session
+        assert port.relay_on and s is not None, "port %d: %s %s" % (p, port.state, app.alarms)
         s.charge_ms += 3 * 3600 * 1000  # three hours into the session
         s.mwh += 480000
         s.bill.add_energy(480000)
@@ -106,11 +107,11 @@ def build(ports=PORTS):
         e = m._energy[p]
         e.mwh = WRAP_MASK - 200 - 150 * p
         e.pulses = WRAP_MASK - 2000 - 1500 * p
-        m.energy_mwh[p] = app.last_e[p] = e.mwh
+        m.energy_mwh[p] = app.ports[p].last_e = e.mwh
         m.pulses[p] = e.pulses
-        app.judges[p].reset(e.mwh)
-        app.judges[p].loaded = app.relay_on[p]
-    assert app.state[ports - 1] == "deferred"
+        app.ports[p].judge.reset(e.mwh)
+        app.ports[p].judge.loaded = app.ports[p].relay_on
+    assert app.ports[ports - 1].state == "deferred"
     CLOCK.epoch0 += SLOT_CHANGE - 5 - CLOCK.time()  # the RTC: 5 s before the slot change
 
     def tick():

@@ -102,7 +102,7 @@ class Events:
 def busy(sim):
     app = sim.app
     for p in range(app.n):
-        if app.sessions[p] is not None or app.state[p] not in _QUIET:
+        if app.session(p) is not None or app.port_state(p) not in _QUIET:
             return True
     return sim.panel is not None and sim.panel.flow.state != "idle"
 
