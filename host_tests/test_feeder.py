@@ -4,6 +4,7 @@ newest session on overload, resuming the oldest when there is room again."""
 
 from vclock import CLOCK
 
+from drivers import board as contract
 from firmware.core import codes
 from firmware.core.app import App
 from firmware.system import config as config_mod
@@ -11,7 +12,7 @@ from firmware.system import config as config_mod
 TICK_MS = 250
 
 
-class Meters:
+class Meters(contract.Meters):
     """Each port draws draw_mw[p] while its relay is closed; a fresh reading every poll."""
 
     def __init__(self, n, relays):
@@ -43,7 +44,7 @@ class Relays:
         self.on[p] = on
 
 
-class Sensors:
+class Sensors(contract.Sensors):
     def cabinet_c10(self):
         return 250
 
@@ -51,8 +52,9 @@ class Sensors:
         return False
 
 
-class Board:
+class Board(contract.Board):
     def __init__(self, n):
+        contract.Board.__init__(self)
         self.clock = CLOCK
         self.relays = Relays(n)
         self.meters = Meters(n, self.relays)

@@ -189,7 +189,7 @@ class _Time2000:
                                                    + RTC_POWER_UP)
         return (y, mo, d, h, mi, s, wd, 0)
 
-    ticks_ms = ticks_us = ticks_diff = ticks_add = sleep_ms = None
+    ticks_ms = ticks_us = ticks_diff = ticks_add = sleep_ms = sleep_us = None
 
 
 class _Rtc:
