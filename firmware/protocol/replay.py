@@ -31,7 +31,13 @@ MAX_JTI_LEN = 64  # characters; keeps the file under ~20 KB at the cap
 
 
 def _is_num(v):
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
+    """An int, or a float of a sane size: JSON's 1e999 parses as inf and int(inf) raises;
+    NaN fails every comparison, so it fails this one too."""
+    if isinstance(v, bool):
+        return False
+    if isinstance(v, int):
+        return True
+    return isinstance(v, float) and -1e15 < v < 1e15
 
 
 class ReplayGuard:

@@ -102,6 +102,9 @@ def test_exp_too_far_ahead_and_bad_jti_are_bad_args():
             assert g.check_and_add(jti, NOW + 60, NOW) == BAD_ARGS
         for exp in (None, "1764201660", True):
             assert g.check_and_add("e", exp, NOW) == BAD_ARGS
+        # JSON's 1e999 is inf and NaN compares false: refused, never int(inf)'s OverflowError
+        for exp in (float("inf"), float("-inf"), float("nan"), 1e300):
+            assert g.check_and_add("e", exp, NOW) == BAD_ARGS
     finally:
         _cleanup(path)
 
