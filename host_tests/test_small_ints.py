@@ -38,7 +38,7 @@ def test_the_steady_state_tick_touches_no_int_of_2_30_or_more():
            "firmware/core/judge.py:judge", "firmware/core/billing.py:add_energy",
            "firmware/core/billing.py:_energy_price", "firmware/core/feeder.py:_pick",
            "firmware/core/protection.py:reading", "drivers/meterscan.py:poll",
-           "drivers/meterscan.py:_take", "drivers/hlw8032.py:_add")
+           "drivers/meterscan.py:_take", "drivers/pulse_energy.py:_add")
     assert not [f for f in hot if f not in w.seen], sorted(w.seen)
     # What the run went through: every meter counter wrapped, the TOU slot changed
     # (18:30 local: the peak price), one session still waits for the off-peak hour.

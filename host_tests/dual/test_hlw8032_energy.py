@@ -135,3 +135,18 @@ def test_frames_without_a_power_parameter_do_not_count():
     e.update(10, 0, PPARAM, -1)
     assert e.update(20, 0, 0, 1000) == 0 and e.pulses == 0
     assert e.update(30, 0, PPARAM, 1000) == 20
+
+
+def test_pulse_energy_reads_the_decoders_slots():
+    # drivers/pulse_energy.py copies hlw8032's slot numbers (hlw8032 imports it): the same
+    out = h.new_out()
+    out[h.PF_COUNT] = 7
+    out[h.PF_CARRY] = 0
+    out[h.P_PARAM] = 5000
+    a, b = h.PulseEnergy(), h.PulseEnergy()
+    a.take(out, 1000)
+    b.update(7, 0, 5000, 1000)
+    out[h.PF_COUNT] = 40
+    b.update(40, 0, 5000, 1000)
+    a.take(out, 1000)
+    assert (a.pulses, a.mwh) == (b.pulses, b.mwh) and a.pulses > 0
