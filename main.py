@@ -65,7 +65,7 @@ def build(cfg_path="config.json", state_dir="state", clock=None, emit=None):
 
         app = SafeApp(board, cfg, outbox, crashes, lambda: bootguard.mark_stable(state_dir),
                       why, wall)
-        app.raise_alarm("safe_mode", None, codes.CRITICAL, why)
+        app.raise_alarm(codes.A_SAFE_MODE, None, codes.CRITICAL, why)
         return app, board, cfg, problems + ["safe mode: " + why]
     journal = Journal(state_dir, cfg["ports"], board.clock, cfg["checkpoint_s"])
     # Records made before the wall clock is known are tagged (wallclock.py).
