@@ -99,8 +99,8 @@ class Cabinet:
         return (list(app.state), [s and (s.sid, s.bill.fen) for s in app.sessions],
                 list(app.relay_on), list(app.want_on), json.dumps(app.cfg, sort_keys=True),
                 sorted(self.cloud.cards), CLOCK.time(), self.cloud.reboot_requested,
-                app.protection.limit_mw, [p[0] for p in self.cloud.pending],
-                list(self.cloud.auth_results), files)
+                app.protection.limit_mw, [p[0] for p in self.cloud.auth.pending],
+                list(self.cloud.auth.results), files)
 
 
 CAB = None
@@ -205,7 +205,7 @@ def bad_other(draw):
                                        JSON, min_size=1, max_size=3)) if draw(st.booleans()) else v
         assume(_config_bad(partial))
         return {"op": op, "config": partial}, "bad_args"
-    assume(_bad(lambda x: commands._time(None, {"now": x}), v))
+    assume(_bad(lambda x: commands.parse_time(None, {"now": x}), v))
     return {"op": "time", "now": v}, "bad_args"
 
 

@@ -54,6 +54,9 @@ WHY = {
     "meter_silent_s": "A port with no valid meter frame for this long opens and is marked "
                       "faulty (`meter_fault`). A sweep of 10 meters on one UART takes "
                       "~1 s: 3 s is about three missed sweeps.",
+    "door_open_s": "The cabinet door (its switch, `pins.door`) open this long raises the "
+                   "`door_open` warning; it clears when the door closes. Long enough for "
+                   "staff at work, short enough to notice a door left open or forced.",
     "cabinet_warn_c": "Cabinet temperature that raises the `cabinet_overtemp` warning. "
                       "Vendors warn at 85-90 C; one stopped at 65 C and later turned that "
                       "off after false trips: place the sensor well.",
@@ -171,7 +174,7 @@ def default_text(key, spec):
 
 
 def range_text(spec):
-    kind, _, lo, hi = spec
+    kind, _, lo, hi = spec[:4]
     if kind in ("int", "num"):
         return "%s - %s" % (lo, hi)
     if kind in ("str", "text"):

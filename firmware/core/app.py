@@ -193,12 +193,7 @@ class App:
         """The billing.Tariff of a session: the cabinet's prices, with those in spec (a
         dict of tariff config keys, from a start command) in their place. ValueError when
         spec holds a bad price."""
-        c = self.cfg
-        g = spec.get if spec else (lambda k, d: d)
-        return billing.Tariff(g("energy_fen_per_kwh", c["energy_fen_per_kwh"]),
-                              g("service_fen_per_kwh", c["service_fen_per_kwh"]),
-                              g("tou_fen_per_kwh", c["tou_fen_per_kwh"]),
-                              g("tiers", c["tiers"]), c["tz_offset_h"])
+        return billing.tariff(self.cfg, spec)
 
     def start(self, p, auth, limit, order=None, offpeak=False, tariff=None):
         """Open port p for a session. Returns None, or the refusal code (PROTOCOL.md).
@@ -348,6 +343,7 @@ class App:
     def configure(self, cfg, keys):
         """New thresholds in cfg for the config keys `keys`: protection and the feeder at
         once, each judge when its port has no session (from the session's end)."""
+        self.tariff = billing.tariff(cfg)  # sessions started from now on
         self.protection.configure(cfg)
         self.feeder.configure(cfg)
         for k in keys:
