@@ -63,6 +63,14 @@ class Sensors:
         self.smoke_in.update()
         return self.smoke_in.active
 
+    def door_open(self):
+        """The door switch, debounced: True while the door is open (no switch: False)."""
+        d = self.door_in
+        if d is None:
+            return False
+        d.update()
+        return d.active
+
 
 class Board:
     """What the app needs: clock, meters, relays, sensors; optional rfid, keypad, display."""
@@ -127,7 +135,8 @@ def build(cfg, machine, time_mod, clock=None):
     smoke = Debounced(Pin(pins["smoke"], Pin.IN), b.clock, 50, active_low=True)
     door = None
     if pins["door"] is not None:
-        door = Debounced(Pin(pins["door"], Pin.IN), b.clock, 50, active_low=True)
+        # contact to GND while the door is shut, pulled up when it opens: high = open
+        door = Debounced(Pin(pins["door"], Pin.IN), b.clock, 50)
     b.sensors = Sensors(ntc, smoke, door)
     if pins["buzzer"] is not None:
         b.buzzer = Pin(pins["buzzer"], Pin.OUT, value=0)

@@ -48,6 +48,9 @@ STORED = {
     "firmware/protocol/cards.py:Auth.pending": (
         "rearmed", "auth requests: the oldest is dropped AUTH_KEEP_MS after it was sent "
         "(checked once a second), at most AUTH_PENDING kept"),
+    "firmware/core/door.py:DoorWatch.opened_ms": (
+        "rearmed", "set when the door is seen open, dropped when it closes; compared only "
+        "until the alarm is raised, at most door_open_s (<= 3600 s) later"),
     "firmware/panel/panel.py:Panel.next_reader": ("rearmed", "checked every tick, re-armed"),
     "firmware/panel/panel.py:Panel.next_screen": ("rearmed", "checked every tick, re-armed"),
     "firmware/panel/panel.py:Panel.rotate_since": ("fresh", "idle rotation; step() per screen"),

@@ -7,6 +7,7 @@
 # which only queues. Steady-state ticks allocate nothing.
 
 from firmware.core import billing, codes
+from firmware.core.door import DoorWatch
 from firmware.core.feeder import Feeder
 from firmware.core.protection import Protection
 from firmware.core.session import Judge, Session, parse_limit
@@ -55,6 +56,7 @@ class App:
         self.cabinet_stop = False  # too hot or smoke: no new session
         self.feeder = Feeder(self, cfg)
         self.protection = Protection(self, cfg)
+        self.door = DoorWatch(cfg, self.clock, self.raise_alarm, self.clear_alarm)
         self.last_close_ms = self.clock.ticks_add(now, -cfg["relay_stagger_ms"])
         self.next_second = now
         # After power-on no relay closes for boot_hold_s (FIELD_FACTS: vendors wait 10 s).
@@ -80,6 +82,7 @@ class App:
         if clock.ticks_diff(now, self.next_second) >= 0:
             self.next_second = clock.ticks_add(now, _SECOND_MS)
             self.protection.sensors()
+            self.door.second(self.board.sensors.door_open(), now)
             self.feeder.balance(now)
             self._housekeeping(now)
             self.persist.checkpoint(self, now)

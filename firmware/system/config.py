@@ -22,7 +22,7 @@ DEFAULT_PINS = {
     "ct_adc": 39,  # CT cabinets: the ADC behind the CT multiplexer
     "ntc_adc": 36,  # cabinet NTC divider (ADC1)
     "smoke": 34,  # smoke detector relay contact, active low (external pull-up)
-    "door": 35,  # door switch, active low (external pull-up)
+    "door": 35,  # door switch to GND while shut (external pull-up): high = open
     "service": 0,  # service button (BOOT), held at power-on: safe mode
     "spi_sck": 18, "spi_mosi": 23, "spi_miso": 19,
     "rfid_cs": 5, "rfid_rst": 15,

@@ -64,6 +64,9 @@ class Sensors:
     def smoke(self):
         return False
 
+    def door_open(self):
+        return False
+
 
 class Board:
     def __init__(self, n):

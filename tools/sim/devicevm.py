@@ -136,6 +136,9 @@ class WireSensors:
         self.smoke_in.update()
         return self.smoke_in.active
 
+    def door_open(self):
+        return False  # the wire protocol carries no door switch
+
 
 class WireBoard:
     def __init__(self, n, silent_ms):
