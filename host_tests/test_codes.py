@@ -55,7 +55,7 @@ def test_schemas_and_doc_follow_the_catalogue():
         assert json.load(f)["properties"]["code"]["enum"] == list(codes.ALARMS)
     with open(os.path.join(ROOT, "docs", "protocol.md"), encoding="utf-8") as f:
         doc = f.read()
-    for code, kind, level, _ in codes.CATALOGUE:
+    for code, _, level, _ in codes.CATALOGUE:
         assert "| `%s` | %s |" % (code, level) in doc, code
 
 

@@ -3,12 +3,12 @@
 # threshold is a live config key. Unit tests on DoorWatch, then the scenario event
 # `{"t": ..., "door": true|false}` through the whole firmware on the simulator.
 import pytest
+import scenario as scenario_mod  # tools/sim on the path (conftest)
 from simrun import of, run_scenario
 
 from firmware.core import codes
 from firmware.core.door import DoorWatch
 from firmware.system import config as config_mod
-import scenario as scenario_mod  # tools/sim on the path (conftest)
 
 
 class Clock:
@@ -86,8 +86,9 @@ def test_scenario_validates_the_door_event():
 def test_door_events_raise_and_clear_the_alarm_in_a_simulated_cabinet():
     # Open at 10 s: raised 120 s after the once-a-second check first sees it open (the
     # 50 ms debounce, then up to 1 s to that check; up to 1 s more to the raising check):
-    # in [130, 133] s, never before 130; cleared within 2 s of the close at 200 s. Then door_open_s = 30 by a config command
-    # (live): open at 300 s, raised at ~330 s, cleared at 400 s. Charging is not touched.
+    # in [130, 133] s, never before 130; cleared within 2 s of the close at 200 s. Then
+    # door_open_s = 30 by a config command (live): open at 300 s, raised at ~330 s,
+    # cleared at 400 s. Charging is not touched.
     ev, _ = run_scenario({"cabinet": {"ports": 2, "meter": "hlw8032"}, "duration_s": 420,
                           "events": [{"t": 10, "door": True}, {"t": 200, "door": False},
                                      {"t": 250, "cmd": {"op": "config", "door_open_s": 30}},
