@@ -5,6 +5,7 @@
 import binascii
 import json
 import os
+import re
 
 from firmware.core import billing, codes
 from firmware.protocol import cards as cards_mod
@@ -191,3 +192,12 @@ def test_cards_list_bound_and_authorisation(tmp_path):
     assert _send(cloud, {"op": "auth_result", "rid": rid, "ok": True})["ok"]
     assert got == [(rid, True, None, None)]
     assert _send(cloud, {"op": "auth_result", "rid": rid, "ok": True})["error"] == "bad_args"
+
+
+def test_the_live_keys_table_in_the_doc_lists_exactly_the_live_keys():
+    with open(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                           "docs", "protocol.md"), encoding="utf-8") as f:
+        doc = f.read()
+    table = doc.split("### Config keys over MQTT")[1].split("Every other key")[0]
+    named = set(re.findall(r"`(\w+)`", table.split("| keys | where |")[1]))
+    assert named == {k for k in config_mod.SCHEMA if config_mod.live(k)}
