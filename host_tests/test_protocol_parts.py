@@ -201,3 +201,14 @@ def test_the_live_keys_table_in_the_doc_lists_exactly_the_live_keys():
     table = doc.split("### Config keys over MQTT")[1].split("Every other key")[0]
     named = set(re.findall(r"`(\w+)`", table.split("| keys | where |")[1]))
     assert named == {k for k in config_mod.SCHEMA if config_mod.live(k)}
+
+
+def test_every_op_has_its_schema_and_doc_row():
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    with open(os.path.join(root, "docs", "protocol.md"), encoding="utf-8") as f:
+        doc = f.read()
+    ops = doc.split("### Ops")[1].split("###")[0]
+    for op in commands.TABLE:
+        with open(os.path.join(root, "docs", "schemas", "cmd_%s.json" % op)) as f:
+            assert json.load(f)["properties"]["op"] == {"const": op}, op
+        assert "| `%s` |" % op in ops, op
