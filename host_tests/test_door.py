@@ -5,21 +5,11 @@
 import pytest
 import scenario as scenario_mod  # tools/sim on the path (conftest)
 from simrun import of, run_scenario
+from test_protocol_parts import Clock
 
 from firmware.core import codes
 from firmware.core.door import DoorWatch
 from firmware.system import config as config_mod
-
-
-class Clock:
-    def __init__(self):
-        self.ms = 0
-
-    def ticks_ms(self):
-        return self.ms
-
-    def ticks_diff(self, a, b):
-        return a - b
 
 
 def _watch(door_open_s=120):

@@ -16,6 +16,7 @@ if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
 from firmware.core import codes  # noqa: E402
+from tools.config_doc import splice  # noqa: E402
 
 DOC = os.path.join(ROOT, "docs", "protocol.md")
 SCHEMAS = os.path.join(ROOT, "docs", "schemas")
@@ -82,11 +83,7 @@ def table():
 
 def render(doc_text):
     """doc_text with the block between BEGIN and END replaced by the current tables."""
-    head, sep, rest = doc_text.partition(BEGIN)
-    _, sep2, tail = rest.partition(END)
-    if not sep or not sep2:
-        raise ValueError("%s lacks the %r ... %r markers" % (DOC, BEGIN, END))
-    return head + BEGIN + "\n" + table() + END + tail
+    return splice(doc_text, BEGIN, END, table(), DOC)
 
 
 def stale():

@@ -214,13 +214,19 @@ def table():
     return "\n".join(rows) + "\n"
 
 
+def splice(doc_text, begin, end, body, name):
+    """doc_text with the block between the begin and end markers replaced by body (also
+    used by tools/codes_doc.py)."""
+    head, sep, rest = doc_text.partition(begin)
+    _, sep2, tail = rest.partition(end)
+    if not sep or not sep2:
+        raise ValueError("%s lacks the %r ... %r markers" % (name, begin, end))
+    return head + begin + "\n" + body + end + tail
+
+
 def render(doc_text):
     """doc_text with the block between BEGIN and END replaced by the current table."""
-    head, sep, rest = doc_text.partition(BEGIN)
-    _, sep2, tail = rest.partition(END)
-    if not sep or not sep2:
-        raise ValueError("%s lacks the %r ... %r markers" % (DOC, BEGIN, END))
-    return head + BEGIN + "\n" + table() + END + tail
+    return splice(doc_text, BEGIN, END, table(), DOC)
 
 
 def main(argv=None):
