@@ -99,8 +99,8 @@ class Cabinet:
         return (list(app.state), [s and (s.sid, s.bill.fen) for s in app.sessions],
                 list(app.relay_on), list(app.want_on), json.dumps(app.cfg, sort_keys=True),
                 sorted(self.cloud.cards), CLOCK.time(), self.cloud.reboot_requested,
-                app.protection.limit_mw, [p[0] for p in self.cloud.auth.pending],
-                list(self.cloud.auth.results), files)
+                app.protection.limit_mw, [p[0] for p in self.cloud.cards.pending],
+                list(self.cloud.cards.results), files)
 
 
 CAB = None
@@ -270,8 +270,8 @@ def test_hostile_commands_get_their_code_one_reply_and_change_nothing(case):
     if len(token) > MAX_MSG:  # longer than max_msg_bytes: not even parsed
         codes_ok, jti = ("bad_token",), None
     c = cab()
-    if len(c.cloud.replay.seen) > 200:  # stay below its cap: eviction has its own tests
-        c.cloud.replay.seen = {c.used["jti"]: c.used["exp"]}
+    if len(c.cloud.gate.replay.seen) > 200:  # stay below its cap: eviction has its own tests
+        c.cloud.gate.replay.seen = {c.used["jti"]: c.used["exp"]}
     sent = len(c.up.sent)
     r = c.cloud.on_command(token)
     assert r["ok"] is False and r["error"] in codes_ok, (token[:200], r)

@@ -91,7 +91,7 @@ def _cloud(tmp_path, **kw):
 
 
 def _send(cloud, claims, key=KEY):
-    c = dict({"jti": "j%d" % len(cloud.replay.seen), "exp": NOW + 60}, **claims)
+    c = dict({"jti": "j%d" % len(cloud.gate.replay.seen), "exp": NOW + 60}, **claims)
     return cloud.on_command(jws.sign(c, key).encode())
 
 
@@ -173,7 +173,8 @@ def test_cards_list_bound_and_authorisation(tmp_path):
     app, cloud = _cloud(tmp_path)
     assert _send(cloud, {"op": "cards", "add": ["04a1b2c3"]})["ok"]
     assert cloud.card_ok("04A1B2C3") and len(cloud.cards) == 1
-    assert cards_mod.Cards(str(tmp_path), None).ok("04a1b2c3")  # kept on flash
+    kept = cards_mod.Cards(str(tmp_path), None, "x", 0, Clock(), None)  # from flash
+    assert kept.ok("04a1b2c3")
     many = ["%08X" % i for i in range(cards_mod.MAX_CARDS)]
     assert cloud.cards.update(many, []) == codes.E_BAD_ARGS  # (too big for one token)
     assert len(cloud.cards) == 1

@@ -45,7 +45,7 @@ STORED = {
                                                   "telemetry period; second() once a second"),
     "firmware/protocol/report.py:Report._full_ms": ("fresh",
                                                     "full telemetry; second() once a second"),
-    "firmware/protocol/cards.py:Auth.pending": (
+    "firmware/protocol/cards.py:Cards.pending": (
         "rearmed", "auth requests: the oldest is dropped AUTH_KEEP_MS after it was sent "
         "(checked once a second), at most AUTH_PENDING kept"),
     "firmware/core/door.py:DoorWatch.opened_ms": (

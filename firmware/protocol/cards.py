@@ -1,9 +1,9 @@
 # Cards: the offline card list (the `cards` command) and card authorisation requests to
 # the server (the resident flow, firmware/panel/resident.py).
 #
-#   rid = auth.request(uplink, card, port)  # None when the link is down: decide offline now
-#   auth.result(rid, ok, limit, order)      # an `auth_result` command -> deliver(...)
-#   cards.ok(card)                          # the offline list, for a timeout or no link
+#   rid = cards.request(uplink, card, port, dumps)  # None when the link is down: offline
+#   cards.auth_result(rid, ok, limit, order)  # an `auth_result` command -> deliver(...)
+#   cards.ok(card)                            # the offline list, for a timeout or no link
 
 from firmware.core import codes
 from firmware.protocol.settings import read_json
@@ -15,14 +15,23 @@ FILE = "cards.json"  # in the state directory
 
 
 class Cards:
-    """The offline card list: upper-case hex UIDs, kept in state_dir/cards.json."""
+    """The offline card list (upper-case hex UIDs, kept in state_dir/cards.json) and the
+    authorisation requests waiting for the server's `auth_result` (at most AUTH_PENDING,
+    each for AUTH_KEEP_MS). One object: each object costs RAM on the ESP32."""
 
-    def __init__(self, state_dir, save):
+    def __init__(self, state_dir, save, cabinet_id, boot_no, clock, deliver):
         self.save = save  # save(name, obj): atomic write in the state dir, alarm on failure
         d = read_json(state_dir + "/" + FILE)
         ids = d.get("cards") if isinstance(d, dict) else None
         self.ids = set(c for c in ids if isinstance(c, str)) if isinstance(ids, list) else set()
+        self.rid_prefix = "%s-%d-r" % (cabinet_id, boot_no)
+        self.clock = clock
+        self.deliver = deliver  # deliver(rid, ok, limit, order): to the resident flow
+        self.pending = []  # [[rid, card, port, ticks_ms]] waiting for auth_result
+        self.results = []  # [(rid, ok, limit, order)], the latest AUTH_PENDING
+        self._rid = 0
 
+    # --- the offline list ---
     def __len__(self):
         return len(self.ids)
 
@@ -45,27 +54,14 @@ class Cards:
         self.ids = new
         return None
 
-
-class Auth:
-    """Authorisation requests waiting for the server's `auth_result` (at most
-    AUTH_PENDING, each for AUTH_KEEP_MS)."""
-
-    def __init__(self, cabinet_id, boot_no, clock, deliver):
-        self.cabinet_id = cabinet_id
-        self.boot_no = boot_no
-        self.clock = clock
-        self.deliver = deliver  # deliver(rid, ok, limit, order): to the resident flow
-        self.pending = []  # [[rid, card, port, ticks_ms]] waiting for auth_result
-        self.results = []  # [(rid, ok, limit, order)], the latest AUTH_PENDING
-        self._rid = 0
-
+    # --- authorisation requests ---
     def request(self, up, card, port, dumps):
         """Send a request on the uplink's urgent lane: its rid, or None when it cannot be
         sent now (no link): the caller decides from the offline list at once."""
         if up is None or not up.connected:
             return None
         self._rid += 1
-        rid = "%s-%d-r%d" % (self.cabinet_id, self.boot_no, self._rid)
+        rid = self.rid_prefix + str(self._rid)
         msg = {"rid": rid, "card": card, "port": port, "t": self.clock.time()}
         if not up.urgent("auth", dumps(msg), False):
             return None
@@ -73,7 +69,7 @@ class Auth:
         del self.pending[:-AUTH_PENDING]
         return rid
 
-    def result(self, rid, ok, limit, order):
+    def auth_result(self, rid, ok, limit, order):
         """An `auth_result`: None, or bad_args for a rid never asked or forgotten."""
         for i in range(len(self.pending)):
             if self.pending[i][0] == rid:

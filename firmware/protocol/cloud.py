@@ -25,11 +25,11 @@
 # Nothing here blocks or waits: tick() costs one ticks_diff until a second has passed.
 
 from firmware.core import codes
-from firmware.protocol import commands
-from firmware.protocol.cards import Auth, Cards
+from firmware.protocol import commands, settings
+from firmware.protocol.cards import Cards
 from firmware.protocol.gate import Gate
 from firmware.protocol.report import FW, Report, dumps
-from firmware.protocol.settings import Settings, load_overrides  # noqa: F401 (main.py)
+from firmware.protocol.settings import load_overrides  # noqa: F401 (main.py)
 from firmware.system import config as config_mod
 
 MIN_EPOCH = 1700000000  # the wall clock counts as set from here (2023-11); boot is 2000
@@ -56,26 +56,23 @@ class Cloud:
     def __init__(self, app, state_dir, outbox=None, set_time=None, rssi=None, fw=FW,
                  clock_set=None):
         self.app = app
-        self.cfg = app.cfg
-        self.clock = app.clock
+        self.clock = clock = app.clock
         self.dir = state_dir
         self.outbox = outbox
         self.set_time = set_time  # set_time(epoch s): the wall clock (RTC)
-        self.clock_set = clock_set or (  # once a second: small ints (Clock.since2024_s)
-            lambda: self.clock.since2024_s() >= _MIN_2024_S)
-        self.gate = Gate(self.cfg, state_dir, self.clock, self.clock_set)
+        clock_set = clock_set or (  # once a second: small ints (Clock.since2024_s)
+            lambda: clock.since2024_s() >= _MIN_2024_S)
+        self.gate = Gate(app.cfg, state_dir, clock, clock_set)
         self.key = self.gate.key  # for the simulator's signer (tools/sim/simlink.py)
-        self.replay = self.gate.replay
-        self.settings = Settings(app, state_dir, self._save)
-        self.cards = Cards(state_dir, self._save)
-        self.auth = Auth(self.cfg["cabinet_id"], app.boot_no, self.clock, self._deliver)
-        self.report = Report(app, self.clock_set, self.cards, rssi, fw)
+        self.cards = Cards(state_dir, self._save, app.cfg["cabinet_id"], app.boot_no, clock,
+                           self._deliver)
+        self.report = Report(app, clock_set, self.cards, rssi, fw)
         self.uplink = None
         self.on_auth = None  # on_auth(rid, ok, limit, order): the resident flow
         self.reboot_requested = False
         self.replies = 0
         self.refused = 0
-        self._next_s = self.clock.ticks_ms()
+        self._next_s = clock.ticks_ms()
 
     def attach(self, uplink):
         self.uplink = uplink
@@ -104,7 +101,7 @@ class Cloud:
 
     # --- card authorisation ---
     def request_auth(self, card, port):
-        return self.auth.request(self.uplink, card, port, dumps)
+        return self.cards.request(self.uplink, card, port, dumps)
 
     def card_ok(self, card):
         return self.cards.ok(card)
@@ -113,7 +110,10 @@ class Cloud:
         if self.on_auth is not None:
             self.on_auth(rid, ok, limit, order)
 
-    # --- reboot (the `reboot` command) ---
+    # --- the `config` and `reboot` commands ---
+    def configure(self, partial):
+        return settings.apply(self.app, self.dir, self._save, partial)
+
     def request_reboot(self):
         self.reboot_requested = True
 
@@ -143,7 +143,7 @@ class Cloud:
         if clock.ticks_diff(now, self._next_s) < 0:
             return
         self._next_s = clock.ticks_add(now, 1000)
-        self.auth.expire(now)
+        self.cards.expire(now)
         self.report.second(now)
 
     def _save(self, name, obj):

@@ -5,7 +5,7 @@
 # parser parse(app, claims) -> args (raises BadArgs: a rejected command changes nothing)
 # and the handler handler(ctx, args) -> None (done), an error code, or a dict of extra
 # reply fields. ctx is the coordinator (firmware/protocol/cloud.Cloud, or any object with
-# the same parts): ctx.app, ctx.cards, ctx.auth, ctx.settings, ctx.report, ctx.set_time,
+# the same parts): ctx.app, ctx.cards, ctx.report, ctx.set_time, ctx.configure(partial),
 # ctx.request_reboot(). A new op is one parser, one handler and one TABLE row. Claims a
 # parser does not name are ignored (standard JWT claims such as iat, or fields added to
 # the protocol later).
@@ -198,7 +198,7 @@ def do_unlock(ctx, p):
 
 
 def do_auth_result(ctx, a):
-    return ctx.auth.result(a[0], a[1], a[2], a[3])
+    return ctx.cards.auth_result(a[0], a[1], a[2], a[3])
 
 
 def do_cards(ctx, a):
@@ -209,7 +209,7 @@ def do_cards(ctx, a):
 
 
 def do_config(ctx, partial):
-    return ctx.settings.apply(partial)
+    return ctx.configure(partial)
 
 
 def do_time(ctx, now):

@@ -33,29 +33,24 @@ def load_overrides(state_dir, cfg):
     return config_mod.validate(raw, cfg)
 
 
-class Settings:
-    def __init__(self, app, state_dir, save):
-        self.app = app
-        self.dir = state_dir
-        self.save = save  # save(name, obj): atomic write in the state dir, alarm on failure
-
-    def apply(self, partial):
-        """One `config` command: None, {"restart": [keys]}, or bad_args (nothing changed)."""
-        app = self.app
-        cfg = app.cfg
-        new, problems = config_mod.validate(partial, cfg)
-        if problems:
-            return codes.E_BAD_ARGS
-        over = read_json(self.dir + "/" + OVERRIDES)
-        over = over if isinstance(over, dict) else {}
-        for k in partial:
-            over[k] = new[k]  # pins: the merged map
-        self.save(OVERRIDES, over)
-        restart = []
-        for k in partial:
-            if config_mod.live(k):
-                cfg[k] = new[k]
-            elif new[k] != cfg[k]:
-                restart.append(k)
-        app.configure(cfg, partial)
-        return {"restart": restart} if restart else None
+def apply(app, state_dir, save, partial):
+    """One `config` command: None, {"restart": [keys]}, or bad_args (nothing changed).
+    save(name, obj): atomic write in the state dir, an alarm on failure. A function, not
+    an object: nothing to keep between commands (RAM on the ESP32)."""
+    cfg = app.cfg
+    new, problems = config_mod.validate(partial, cfg)
+    if problems:
+        return codes.E_BAD_ARGS
+    over = read_json(state_dir + "/" + OVERRIDES)
+    over = over if isinstance(over, dict) else {}
+    for k in partial:
+        over[k] = new[k]  # pins: the merged map
+    save(OVERRIDES, over)
+    restart = []
+    for k in partial:
+        if config_mod.live(k):
+            cfg[k] = new[k]
+        elif new[k] != cfg[k]:
+            restart.append(k)
+    app.configure(cfg, partial)
+    return {"restart": restart} if restart else None
