@@ -111,7 +111,8 @@ def build(cfg, machine, time_mod, clock=None):
     smoke = Debounced(Pin(pins["smoke"], Pin.IN), b.clock, 50, active_low=True)
     door = contract.NO_DOOR
     if pins["door"] is not None:
-        door = Debounced(Pin(pins["door"], Pin.IN), b.clock, 50, active_low=True)
+        # contact to GND while the door is shut, pulled up when it opens: high = open
+        door = Debounced(Pin(pins["door"], Pin.IN), b.clock, 50)
     b.sensors = Sensors(ntc, smoke, door)
     if pins["service"] is not None:
         b.service = Pin(pins["service"], Pin.IN, Pin.PULL_UP)

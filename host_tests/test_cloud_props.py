@@ -102,8 +102,8 @@ class Cabinet:
                 [p.relay_on for p in ports], [p.want_on for p in ports],
                 json.dumps(app.cfg, sort_keys=True),
                 sorted(self.cloud.cards), CLOCK.time(), self.cloud.reboot_requested,
-                app.protection.limit_mw, [p[0] for p in self.cloud.pending],
-                list(self.cloud.auth_results), files)
+                app.protection.limit_mw, [p[0] for p in self.cloud.cards.pending],
+                list(self.cloud.cards.results), files)
 
 
 CAB = None
@@ -208,7 +208,7 @@ def bad_other(draw):
                                        JSON, min_size=1, max_size=3)) if draw(st.booleans()) else v
         assume(_config_bad(partial))
         return {"op": op, "config": partial}, "bad_args"
-    assume(_bad(lambda x: commands._time(None, {"now": x}), v))
+    assume(_bad(lambda x: commands.parse_time(None, {"now": x}), v))
     return {"op": "time", "now": v}, "bad_args"
 
 
@@ -273,8 +273,8 @@ def test_hostile_commands_get_their_code_one_reply_and_change_nothing(case):
     if len(token) > MAX_MSG:  # longer than max_msg_bytes: not even parsed
         codes_ok, jti = ("bad_token",), None
     c = cab()
-    if len(c.cloud.replay.seen) > 200:  # stay below its cap: eviction has its own tests
-        c.cloud.replay.seen = {c.used["jti"]: c.used["exp"]}
+    if len(c.cloud.gate.replay.seen) > 200:  # stay below its cap: eviction has its own tests
+        c.cloud.gate.replay.seen = {c.used["jti"]: c.used["exp"]}
     sent = len(c.up.sent)
     r = c.cloud.on_command(token)
     assert r["ok"] is False and r["error"] in codes_ok, (token[:200], r)

@@ -46,11 +46,16 @@ STORED = {
         "charging, the only time due() compares it (a negative gap counts as due)"),
     "firmware/protocol/cloud.py:Cloud._next_s": ("rearmed",
                                                  "checked every tick, re-armed each second"),
-    "firmware/protocol/cloud.py:Cloud._tm_ms": ("fresh", "telemetry period; tick() once a second"),
-    "firmware/protocol/cloud.py:Cloud._full_ms": ("fresh", "full telemetry; tick() once a second"),
-    "firmware/protocol/cloud.py:Cloud.pending": (
+    "firmware/protocol/report.py:Report._tm_ms": ("fresh",
+                                                  "telemetry period; second() once a second"),
+    "firmware/protocol/report.py:Report._full_ms": ("fresh",
+                                                    "full telemetry; second() once a second"),
+    "firmware/protocol/cards.py:Cards.pending": (
         "rearmed", "auth requests: the oldest is dropped AUTH_KEEP_MS after it was sent "
         "(checked once a second), at most AUTH_PENDING kept"),
+    "firmware/core/door.py:DoorWatch.opened_ms": (
+        "rearmed", "set when the door is seen open, dropped when it closes; compared only "
+        "until the alarm is raised, at most door_open_s (<= 3600 s) later"),
     "firmware/panel/panel.py:Panel.next_reader": ("rearmed", "checked every tick, re-armed"),
     "firmware/panel/panel.py:Panel.next_screen": ("rearmed", "checked every tick, re-armed"),
     "firmware/panel/panel.py:Panel.rotate_since": ("fresh", "idle rotation; step() per screen"),

@@ -57,6 +57,9 @@ WHY = {
     "meter_silent_s": "A port with no valid meter frame for this long opens and is marked "
                       "faulty (`meter_fault`). A sweep of 10 meters on one UART takes "
                       "~1 s: 3 s is about three missed sweeps.",
+    "door_open_s": "The cabinet door (its switch, `pins.door`) open this long raises the "
+                   "`door_open` warning; it clears when the door closes. Long enough for "
+                   "staff at work, short enough to notice a door left open or forced.",
     "cabinet_warn_c": "Cabinet temperature that raises the `cabinet_overtemp` warning. "
                       "Vendors warn at 85-90 C; one stopped at 65 C and later turned that "
                       "off after false trips: place the sensor well.",
@@ -174,7 +177,7 @@ def default_text(key, spec):
 
 
 def range_text(spec):
-    kind, _, lo, hi = spec
+    kind, _, lo, hi = spec[:4]
     if kind in ("int", "num"):
         return "%s - %s" % (lo, hi)
     if kind in ("str", "text"):
@@ -214,13 +217,19 @@ def table():
     return "\n".join(rows) + "\n"
 
 
+def splice(doc_text, begin, end, body, name):
+    """doc_text with the block between the begin and end markers replaced by body (also
+    used by tools/codes_doc.py)."""
+    head, sep, rest = doc_text.partition(begin)
+    _, sep2, tail = rest.partition(end)
+    if not sep or not sep2:
+        raise ValueError("%s lacks the %r ... %r markers" % (name, begin, end))
+    return head + begin + "\n" + body + end + tail
+
+
 def render(doc_text):
     """doc_text with the block between BEGIN and END replaced by the current table."""
-    head, sep, rest = doc_text.partition(BEGIN)
-    _, sep2, tail = rest.partition(END)
-    if not sep or not sep2:
-        raise ValueError("%s lacks the %r ... %r markers" % (DOC, BEGIN, END))
-    return head + BEGIN + "\n" + table() + END + tail
+    return splice(doc_text, BEGIN, END, table(), DOC)
 
 
 def main(argv=None):

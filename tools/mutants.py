@@ -26,6 +26,8 @@ T_ORDER = "host_tests/test_safety_order.py::"
 T_JUDGE = "host_tests/dual/test_judge.py::"
 T_PERSIST = "host_tests/test_persist.py::"
 T_SCEN = "host_tests/test_control_scenarios.py::"
+T_DOOR = "host_tests/test_door.py::"
+T_PARTS = "host_tests/test_protocol_parts.py::"
 
 # (name, file, original snippet, replacement, named tests, why it matters)
 MUTATIONS = [
@@ -173,6 +175,33 @@ MUTATIONS = [
      "                pass",
      ["host_tests/test_bl0942.py::test_scanner_sweeps_ten_bl0942_with_silent_and_garbage_ports"],
      "the scanner never asks: every BL0942 port goes silent and fails safe"),
+    ("door-never-raised", "firmware/core/door.py",
+     "        if self.clock.ticks_diff(now, self.opened_ms) >= limit_ms:\n",
+     "        if False:\n",
+     [T_DOOR + "test_raised_after_door_open_s_not_before_and_cleared_when_closed",
+      T_DOOR + "test_door_events_raise_and_clear_the_alarm_in_a_simulated_cabinet"],
+     "a cabinet door left open or forced is never reported"),
+    ("door-open-s-not-live", "firmware/core/door.py",
+     '        limit_ms = int(self.cfg["door_open_s"] * 1000)\n',
+     "        limit_ms = 120000\n",
+     [T_DOOR + "test_door_open_s_applies_live"],
+     "a `config` command's door_open_s is acknowledged but ignored until a reboot"),
+    ("gate-skips-replay", "firmware/protocol/gate.py",
+     "        if err is not None:\n            return None, jti, err\n",
+     "",
+     [T_PARTS + "test_gate_refuses_before_any_claim_is_read",
+      "host_tests/test_cloud_props.py::test_hostile_commands_get_their_code_one_reply_and_change_nothing"],
+     "a captured command (a start, an unlock) can be replayed"),
+    ("live-flag-ignored", "firmware/protocol/settings.py",
+     "        if config_mod.live(k):\n",
+     "        if False:\n",
+     [T_PARTS + "test_settings_apply_live_keys_now_and_the_others_at_the_next_boot"],
+     "a `config` command changes no threshold until a reboot"),
+    ("stop-without-session", "firmware/protocol/commands.py",
+     "        raise BadArgs()  # no session to stop\n",
+     "        pass\n",
+     [T_PARTS + "test_parsers_check_before_handlers_act"],
+     "a `stop` on an idle port is acknowledged as if it had ended a session"),
 ]
 
 _IGNORE = shutil.ignore_patterns(".git", ".venv", "build", ".pytest_cache", ".ruff_cache",

@@ -9,6 +9,7 @@
 # allocate nothing.
 
 from firmware.core import billing, codes
+from firmware.core.door import DoorWatch
 from firmware.core.feeder import Feeder
 from firmware.core.nopersist import NoPersist
 from firmware.core.port import Port
@@ -43,6 +44,7 @@ class App:
         self.alarm_seq = 0
         self.alarms = {}  # (code, port) -> level, for the raised ones
         self.feeder = Feeder(self, cfg)
+        self.door = DoorWatch(cfg, self.clock, self.raise_alarm, self.clear_alarm)
         self.last_close_ms = self.clock.ticks_add(now, -cfg["relay_stagger_ms"])
         self.next_second = now
         # After power-on no relay closes for boot_hold_s (FIELD_FACTS: vendors wait 10 s).
@@ -68,6 +70,7 @@ class App:
         if clock.ticks_diff(now, self.next_second) >= 0:
             self.next_second = clock.ticks_add(now, _SECOND_MS)
             self._sensors()
+            self.door.second(self.board.sensors.door_open(), now)
             self.feeder.balance(now)
             self._housekeeping(now)
             self.persist.checkpoint(self, now)
@@ -142,12 +145,7 @@ class App:
         """The billing.Tariff of a session: the cabinet's prices, with those in spec (a
         dict of tariff config keys, from a start command) in their place. ValueError when
         spec holds a bad price."""
-        c = self.cfg
-        g = spec.get if spec else (lambda k, d: d)
-        return billing.Tariff(g("energy_fen_per_kwh", c["energy_fen_per_kwh"]),
-                              g("service_fen_per_kwh", c["service_fen_per_kwh"]),
-                              g("tou_fen_per_kwh", c["tou_fen_per_kwh"]),
-                              g("tiers", c["tiers"]), c["tz_offset_h"])
+        return billing.tariff(self.cfg, spec)
 
     def start(self, p, auth, limit, order=None, offpeak=False, tariff=None):
         """Open port p for a session. Returns None, or the refusal code (PROTOCOL.md).
@@ -238,6 +236,7 @@ class App:
     def configure(self, cfg, keys):
         """New thresholds in cfg for the config keys `keys`: protection and the feeder at
         once, each judge when its port has no session (from the session's end)."""
+        self.tariff = billing.tariff(cfg)  # sessions started from now on
         self.protection.configure(cfg)
         self.feeder.configure(cfg)
         for k in keys:

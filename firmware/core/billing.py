@@ -101,6 +101,21 @@ class Tariff:
         return self.tier_fph[i]
 
 
+TARIFF_KEYS = ("energy_fen_per_kwh", "service_fen_per_kwh", "tou_fen_per_kwh", "tiers")
+
+
+def tariff(cfg, spec=None):
+    """The Tariff for the config cfg, with the prices in spec (a dict of TARIFF_KEYS, from
+    a start command) in their place. ValueError when a price is bad. The one place a
+    Tariff is built from config: the app at boot and on a `config` command, and a session
+    with its own prices."""
+    g = spec.get if spec else (lambda k, d: d)
+    return Tariff(g("energy_fen_per_kwh", cfg["energy_fen_per_kwh"]),
+                  g("service_fen_per_kwh", cfg["service_fen_per_kwh"]),
+                  g("tou_fen_per_kwh", cfg["tou_fen_per_kwh"]),
+                  g("tiers", cfg["tiers"]), cfg["tz_offset_h"])
+
+
 class Bill:
     """Running bill of one session. add_* calls do small-int arithmetic only."""
 

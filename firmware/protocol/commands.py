@@ -1,24 +1,25 @@
 # Command dispatch: verified claims in, one reply out (PROTOCOL.md "Commands").
 #
-# firmware/protocol/cloud.py checks the token in front of this (JWS HS256 signature, exp, jti), so
-# the claims here are authentic and fresh. Every argument of the op is validated before
-# anything is done, so a rejected command changes nothing. Port ops go to the app; the
-# others to `ext` (firmware/cloud.Cloud): ext.cmd_<op>(...) returns None (done), an error
-# code, or a dict of extra reply fields. Claims this file does not name are ignored
-# (standard JWT claims such as iat, or fields added to the protocol later).
+# firmware/protocol/gate.py checks the token in front of this (JWS HS256 signature, exp,
+# jti), so the claims here are authentic and fresh. One TABLE row per op: the argument
+# parser parse(app, claims) -> args (raises BadArgs: a rejected command changes nothing)
+# and the handler handler(ctx, args) -> None (done), an error code, or a dict of extra
+# reply fields. ctx is the coordinator (firmware/protocol/cloud.Cloud, or any object with
+# the same parts): ctx.app, ctx.cards, ctx.report, ctx.set_time, ctx.configure(partial),
+# ctx.request_reboot(). A new op is one parser, one handler and one TABLE row. Claims a
+# parser does not name are ignored (standard JWT claims such as iat, or fields added to
+# the protocol later).
 #
-#   handle(app, claims, ext) -> {"jti": "...", "ok": true}
-#                             | {"jti": "..." or null, "ok": false, "error": CODE}
+#   handle(ctx, claims) -> {"jti": "...", "ok": true}
+#                        | {"jti": "..." or null, "ok": false, "error": CODE}
 
 from firmware.core import codes
+from firmware.core.billing import TARIFF_KEYS
 from firmware.core.session import parse_limit
 from firmware.system import config as config_mod
 
-OPS = ("start", "stop", "estop", "unlock", "auth_result", "cards", "config", "time",
-       "status", "reboot")
 MAX_ID = 64  # characters of an order or request id (session_end stays within one record)
 MAX_CARD_LIST = 500  # card ids in one add or remove list
-TARIFF_KEYS = ("energy_fen_per_kwh", "service_fen_per_kwh", "tou_fen_per_kwh", "tiers")
 # Claims that belong to the token, never to a config object given at the top level.
 TOKEN_CLAIMS = ("op", "jti", "exp", "iat", "nbf", "iss", "aud", "sub")
 MIN_EPOCH = 1600000000  # 2020-09: a `time` command before this is a mistake
@@ -41,22 +42,17 @@ def reply(jti, err=None, extra=None):
     return r
 
 
-def handle(app, claims, ext=None):
-    """Apply one command (authentic claims). Returns the reply dict."""
+def handle(ctx, claims):
+    """Apply one command (authentic claims) through TABLE. Returns the reply dict."""
     jti = claims.get("jti")
-    op = claims.get("op")
-    if not isinstance(op, str) or op not in OPS:
+    row = TABLE.get(claims.get("op")) if isinstance(claims.get("op"), str) else None
+    if row is None:
         return reply(jti, codes.E_UNKNOWN_OP)
     try:
-        if op in _APP_OPS:
-            res = _APP_OPS[op](app, claims)
-        else:
-            fn = getattr(ext, "cmd_" + op, None)
-            if fn is None:
-                return reply(jti, codes.E_UNKNOWN_OP)  # not on this build (no ext)
-            res = fn(*_EXT_ARGS[op](app, claims))
+        args = row[0](ctx.app, claims)
     except BadArgs:
         return reply(jti, codes.E_BAD_ARGS)
+    res = row[1](ctx, args)
     if isinstance(res, dict):
         return reply(jti, None, res)
     return reply(jti, res)
@@ -126,36 +122,24 @@ def card_list(v):
     return [card_id(c) for c in v]
 
 
-# --- port ops (the app) ---
-def _start(app, c):
-    p = port(app, c)
-    lim = limit(c.get("limit"))
-    order = opt_id(c, "order")
-    t = tariff(c.get("tariff"))
-    off = opt_bool(c, "offpeak")
-    return app.start(p, "remote", lim, order, off, t)
+# --- argument parsers: parse(app, claims) -> the handler's args ---
+def parse_start(app, c):
+    return (port(app, c), limit(c.get("limit")), opt_id(c, "order"),
+            opt_bool(c, "offpeak"), tariff(c.get("tariff")))
 
 
-def _stop(app, c):
+def parse_port(app, c):
+    return port(app, c)
+
+
+def parse_stop(app, c):
     p = port(app, c)
     if app.session(p) is None:
         raise BadArgs()  # no session to stop
-    return app.stop(p, codes.REMOTE_STOP)
+    return p
 
 
-def _estop(app, c):
-    app.estop()
-
-
-def _unlock(app, c):
-    return app.unlock(port(app, c))
-
-
-_APP_OPS = {"start": _start, "stop": _stop, "estop": _estop, "unlock": _unlock}
-
-
-# --- the others (ext): the argument tuple for ext.cmd_<op> ---
-def _auth_result(app, c):
+def parse_auth_result(app, c):
     rid = opt_id(c, "rid")
     ok = c.get("ok")
     if rid is None or not isinstance(ok, bool):
@@ -164,13 +148,13 @@ def _auth_result(app, c):
     return rid, ok, (None if lim is None else limit(lim)), opt_id(c, "order")
 
 
-def _cards(app, c):
+def parse_cards(app, c):
     if c.get("add") is None and c.get("remove") is None:
         raise BadArgs()
     return card_list(c.get("add")), card_list(c.get("remove"))
 
 
-def _config(app, c):
+def parse_config(app, c):
     if "config" in c:
         partial = c["config"]
     else:  # the config keys given at the top level of the claims
@@ -180,20 +164,81 @@ def _config(app, c):
                 partial[k] = c[k]
     if not isinstance(partial, dict) or not partial:
         raise BadArgs()
-    return (partial,)
+    return partial
 
 
-def _time(app, c):
+def parse_time(app, c):
     now = c.get("now")
     if (isinstance(now, bool) or not isinstance(now, (int, float))
             or not MIN_EPOCH <= now <= MAX_EPOCH):
         raise BadArgs()
-    return (int(now),)
+    return int(now)
 
 
-def _none(app, c):
-    return ()
+def parse_none(app, c):
+    return None
 
 
-_EXT_ARGS = {"auth_result": _auth_result, "cards": _cards, "config": _config, "time": _time,
-             "status": _none, "reboot": _none}
+# --- handlers: handler(ctx, args) -> None, an error code, or extra reply fields ---
+def do_start(ctx, a):
+    p, lim, order, offpeak, prices = a
+    return ctx.app.start(p, "remote", lim, order, offpeak, prices)
+
+
+def do_stop(ctx, p):
+    return ctx.app.stop(p, codes.REMOTE_STOP)
+
+
+def do_estop(ctx, a):
+    ctx.app.estop()
+
+
+def do_unlock(ctx, p):
+    return ctx.app.unlock(p)
+
+
+def do_auth_result(ctx, a):
+    return ctx.cards.auth_result(a[0], a[1], a[2], a[3])
+
+
+def do_cards(ctx, a):
+    err = ctx.cards.update(a[0], a[1])
+    if err is None:
+        ctx.report.publish_status()  # the status carries the list's size
+    return err
+
+
+def do_config(ctx, partial):
+    return ctx.configure(partial)
+
+
+def do_time(ctx, now):
+    if ctx.set_time is None:
+        return codes.E_UNKNOWN_OP  # no wall clock setter on this build
+    ctx.set_time(now)
+    return None
+
+
+def do_status(ctx, a):
+    ctx.report.publish_status()
+    ctx.report.publish_telemetry(True)
+
+
+def do_reboot(ctx, a):
+    ctx.request_reboot()
+
+
+# op -> (argument parser, handler)
+TABLE = {
+    "start": (parse_start, do_start),
+    "stop": (parse_stop, do_stop),
+    "estop": (parse_none, do_estop),
+    "unlock": (parse_port, do_unlock),
+    "auth_result": (parse_auth_result, do_auth_result),
+    "cards": (parse_cards, do_cards),
+    "config": (parse_config, do_config),
+    "time": (parse_time, do_time),
+    "status": (parse_none, do_status),
+    "reboot": (parse_none, do_reboot),
+}
+OPS = tuple(TABLE)

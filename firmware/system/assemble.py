@@ -105,7 +105,7 @@ class Cabinet:
         self.persist = None
         self.app = SafeApp(self.board, self.cfg, self.outbox, self.crashes,
                            lambda: bootguard.mark_stable(d), self.why, self.wall)
-        self.app.raise_alarm("safe_mode", None, codes.CRITICAL, self.why)
+        self.app.raise_alarm(codes.A_SAFE_MODE, None, codes.CRITICAL, self.why)
         self.problems = self.problems + ["safe mode: " + self.why]
         self.cloud = make_cloud(self.app, d, self.outbox, self.wall.set, self._rssi,
                                 SafeCloud)

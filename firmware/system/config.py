@@ -22,7 +22,7 @@ DEFAULT_PINS = {
     "ct_adc": 39,  # CT cabinets: the ADC behind the CT multiplexer
     "ntc_adc": 36,  # cabinet NTC divider (ADC1)
     "smoke": 34,  # smoke detector relay contact, active low (external pull-up)
-    "door": 35,  # door switch, active low (external pull-up)
+    "door": 35,  # door switch to GND while shut (external pull-up): high = open
     "service": 0,  # service button (BOOT), held at power-on: safe mode
     "spi_sck": 18, "spi_mosi": 23, "spi_miso": 19,
     "rfid_cs": 5, "rfid_rst": 15,
@@ -107,8 +107,11 @@ def _tx_shared(pins, expander):
     return None
 
 
-# key: (kind, default, low, high). kind: int, num, bool, str, hex, choice (low = choices),
-# slots (None or 48 ints), tiers (None or [[max_w, fen_per_h], ...]).
+# key: (kind, default, low, high[, LIVE]). kind: int, num, bool, str, hex, choice (low =
+# choices), slots (None or 48 ints), tiers (None or [[max_w, fen_per_h], ...]). LIVE: a
+# `config` command applies the key at once (App.configure); any other key is saved and
+# takes effect at the next boot (the reply lists it under "restart").
+LIVE = 1
 SCHEMA = {
     "cabinet_id": ("str", "sim-001", 1, 32),
     "mqtt_prefix": ("str", "ebike", 1, 32),
@@ -116,40 +119,41 @@ SCHEMA = {
     "ports": ("int", 10, 1, 16),
     "meter": ("choice", "hlw8032", ("hlw8032", "bl0942", "ct"), None),
     # protection
-    "port_limit_a": ("num", 5.5, 0.5, 16),
-    "port_limit_w": ("num", 1000, 50, 3500),
-    "overpower_hold_s": ("num", 5, 1, 60),
-    "resistive_limit_w": ("num", 800, 50, 3500),  # pf ~1 load above this is illegal
-    "resistive_pf": ("num", 0.95, 0.8, 1.0),
-    "relay_weld_w": ("num", 5, 1, 100),
+    "port_limit_a": ("num", 5.5, 0.5, 16, LIVE),
+    "port_limit_w": ("num", 1000, 50, 3500, LIVE),
+    "overpower_hold_s": ("num", 5, 1, 60, LIVE),
+    "resistive_limit_w": ("num", 800, 50, 3500, LIVE),  # pf ~1 load above this is illegal
+    "resistive_pf": ("num", 0.95, 0.8, 1.0, LIVE),
+    "relay_weld_w": ("num", 5, 1, 100, LIVE),
     "meter_silent_s": ("num", 3, 1, 60),
-    "cabinet_warn_c": ("num", 70, 30, 120),
-    "cabinet_stop_c": ("num", 85, 35, 130),
-    "temp_hyst_c": ("num", 5, 1, 20),
+    "cabinet_warn_c": ("num", 70, 30, 120, LIVE),
+    "cabinet_stop_c": ("num", 85, 35, 130, LIVE),
+    "temp_hyst_c": ("num", 5, 1, 20, LIVE),
+    "door_open_s": ("num", 120, 10, 3600, LIVE),  # door open this long: `door_open` warning
     # end-of-charge judgement
-    "full_w": ("num", 30, 2, 200),
-    "full_confirm_s": ("num", 300, 30, 7200),
-    "float_s": ("num", 2700, 0, 28800),
-    "taper_min_s": ("num", 60, 5, 3600),
-    "no_load_w": ("num", 3, 0.5, 50),
-    "no_load_s": ("num", 120, 30, 1800),
-    "unplug_w": ("num", 2.5, 0.1, 50),
-    "unplug_s": ("num", 300, 30, 3600),
-    "max_session_s": ("num", 43200, 600, 172800),
+    "full_w": ("num", 30, 2, 200, LIVE),
+    "full_confirm_s": ("num", 300, 30, 7200, LIVE),
+    "float_s": ("num", 2700, 0, 28800, LIVE),
+    "taper_min_s": ("num", 60, 5, 3600, LIVE),
+    "no_load_w": ("num", 3, 0.5, 50, LIVE),
+    "no_load_s": ("num", 120, 30, 1800, LIVE),
+    "unplug_w": ("num", 2.5, 0.1, 50, LIVE),
+    "unplug_s": ("num", 300, 30, 3600, LIVE),
+    "max_session_s": ("num", 43200, 600, 172800, LIVE),
     # orderly charging
-    "feeder_limit_w": ("num", 8000, 200, 100000),
-    "feeder_full_action": ("choice", "defer", ("defer", "refuse"), None),
-    "start_reserve_w": ("num", 200, 0, 3500),
-    "relay_stagger_ms": ("int", 1000, 1000, 60000),
-    "offpeak_hour": ("int", 23, 0, 23),
-    "tz_offset_h": ("num", 8, -12, 14),
+    "feeder_limit_w": ("num", 8000, 200, 100000, LIVE),
+    "feeder_full_action": ("choice", "defer", ("defer", "refuse"), None, LIVE),
+    "start_reserve_w": ("num", 200, 0, 3500, LIVE),
+    "relay_stagger_ms": ("int", 1000, 1000, 60000, LIVE),
+    "offpeak_hour": ("int", 23, 0, 23, LIVE),
+    "tz_offset_h": ("num", 8, -12, 14, LIVE),
     # billing
-    "energy_fen_per_kwh": ("int", 52, 0, 10000),
-    "service_fen_per_kwh": ("int", 80, 0, 10000),
-    "tou_fen_per_kwh": ("slots", None, 0, 10000),
-    "tiers": ("tiers", None, 0, 100000),
+    "energy_fen_per_kwh": ("int", 52, 0, 10000, LIVE),
+    "service_fen_per_kwh": ("int", 80, 0, 10000, LIVE),
+    "tou_fen_per_kwh": ("slots", None, 0, 10000, LIVE),
+    "tiers": ("tiers", None, 0, 100000, LIVE),
     # persistence
-    "resume_after_power_loss": ("bool", True, None, None),
+    "resume_after_power_loss": ("bool", True, None, None, LIVE),
     "checkpoint_s": ("num", 60, 10, 3600),
     # network and uplink (PROTOCOL.md); secrets come from tools/provision
     "net": ("choice", "wifi", ("wifi", "ppp", "none"), None),
@@ -170,8 +174,8 @@ SCHEMA = {
     "mqtt_keepalive_s": ("int", 60, 10, 600),
     "max_msg_bytes": ("int", 2048, 512, 16384),  # larger inbound messages are discarded
     "backlog_delay_s": ("num", 120, 0, 600),  # random delay before re-sending a backlog
-    "telemetry_s": ("int", 120, 10, 3600),  # while a session runs (docs/protocol.md: budget)
-    "telemetry_idle_s": ("int", 900, 60, 86400),  # when every port is idle
+    "telemetry_s": ("int", 120, 10, 3600, LIVE),  # while a session runs (protocol.md: budget)
+    "telemetry_idle_s": ("int", 900, 60, 86400, LIVE),  # when every port is idle
     # residents
     "lang": ("choice", "zh", ("zh", "en"), None),
     "qr": ("bitrows", None, 21, 41),  # the cabinet's QR code, rows of '0'/'1', no quiet zone
@@ -179,6 +183,12 @@ SCHEMA = {
     "wdt_s": ("int", 8, 2, 60),  # hardware watchdog over the main loop
     "boot_hold_s": ("num", 10, 0, 300),  # after power-on, wait before re-closing relays
 }
+
+
+def live(key):
+    """True when a `config` command applies key at once (SCHEMA's 5th item)."""
+    spec = SCHEMA.get(key)
+    return spec is not None and len(spec) > 4 and spec[4] == LIVE
 
 
 def defaults():
@@ -259,9 +269,13 @@ def _check(kind, v, lo, hi):
             return "is not a list of [max_w, fen_per_h] pairs"
         last = -1
         for pair in v:
-            if not isinstance(pair, list) or len(pair) != 2 or not all(_is_num(x) for x in pair):
-                return "has an entry that is not [max_w, fen_per_h]"
-            if pair[0] <= last or pair[1] < lo or pair[1] > hi:
+            # whole numbers, as billing.Tariff takes them (a config command is checked
+            # here only: App.configure then builds the tariff and must not fail)
+            if not isinstance(pair, list) or len(pair) != 2 \
+                    or not all(_is_num(x) and -1e9 < x < 1e9 and x == int(x) for x in pair):
+                return "has an entry that is not [max_w, fen_per_h] in whole numbers"
+            if pair[0] <= last or pair[0] < 1 or pair[0] > 100000 or pair[1] < lo \
+                    or pair[1] > hi:
                 return "is not ascending in max_w with fen_per_h %s-%s" % (lo, hi)
             last = pair[0]
         return None

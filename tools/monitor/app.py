@@ -21,6 +21,7 @@ from textual.css.query import NoMatches
 from textual.message import Message
 from textual.widgets import DataTable, Footer, Input, Static
 
+from firmware.core import codes
 from tools import texts
 
 from .link import Link
@@ -35,7 +36,7 @@ STATE_STYLE = {"charging": "green", "float": "green", "open": "cyan", "deferred"
                "locked": "bold red", "fault": "bold red", "ended": "blue"}
 EVENT_STYLE = {"session_start": "cyan", "session_end": "", "online": "green",
                "offline": "bold red", "retired": "yellow", "link": "italic"}
-SAFETY_REASONS = ("overpower", "overcurrent", "overtemp", "smoke", "relay_fault", "estop")
+SAFETY_REASONS = codes.ALERT_REASONS  # session ends shown in red: safety stops and estop
 
 
 class Incoming(Message):

@@ -40,6 +40,7 @@ METER_RX = 16
 METER_TX = 130  # a virtual pin id (the relay map above uses GPIO17)
 NTC_PIN = 36
 SMOKE_PIN = 34  # smoke detector relay contact, active low
+DOOR_PIN = 35  # door switch: contact to GND while shut, pulled up (high) when open
 # Front-panel parts on pin ids of their own (the virtual board is not the ESP32's pin map;
 # main.py's factory test covers that): card reader chip select, keypad, buzzer.
 RFID_CS = 105
@@ -164,6 +165,8 @@ class SimSensors(contract.Sensors):
         machine.Pin.drive(SMOKE_PIN, 1)
         self.smoke_in = Debounced(machine.Pin(SMOKE_PIN, machine.Pin.IN), CLOCK, 50,
                                   active_low=True)
+        machine.Pin.drive(DOOR_PIN, 0)  # shut
+        self.door_in = Debounced(machine.Pin(DOOR_PIN, machine.Pin.IN), CLOCK, 50)
 
     def cabinet_c10(self):
         c10, fault = self.ntc.read()
@@ -179,7 +182,7 @@ class SimSensors(contract.Sensors):
 
 
 class VirtualBoard(contract.Board):
-    """The board contract (drivers/board.py) on models: every part fitted but the door."""
+    """The board contract (drivers/board.py) on models: every part fitted."""
 
     def __init__(self, ports, meter="hlw8032", seed=1, fidelity="model", silent_ms=3000):
         contract.Board.__init__(self)
@@ -334,6 +337,9 @@ class VirtualBoard(contract.Board):
 
     def set_smoke(self, on):
         machine.Pin.drive(SMOKE_PIN, 0 if on else 1)  # the detector's contact pulls low
+
+    def set_door(self, is_open):
+        machine.Pin.drive(DOOR_PIN, 1 if is_open else 0)  # the pull-up wins when open
 
     def power_off(self):
         """Mains cut: every relay coil drops; the meters lose their counters."""

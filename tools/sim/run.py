@@ -239,6 +239,8 @@ class Sim:
                 b.set_temp(ev["temp"]["sensor"], ev["temp"]["c"], ev["temp"].get("port"))
         elif "smoke" in ev:
             b.set_smoke(ev["smoke"])
+        elif "door" in ev:
+            b.set_door(ev["door"])
         elif "power_cut" in ev:
             self.power_cuts(ev["power_cut"])
         elif "dns" in ev:  # no DNS answer in [t, t + stall_s): vsocket.py

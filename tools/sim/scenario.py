@@ -20,6 +20,7 @@ one action:
                or {"sensor": "cabinet", "fault": "open" | "short" | null}: the cabinet NTC's
                lead broken or shorted; null plugs it back (it reads its temperature again)
     smoke      true or false
+    door       true (the cabinet door opens) or false (it closes)
     power_cut  {"duration_s": number > 0, "repeat": int >= 1 (default 1),
                 "every_s": number > duration_s (with repeat > 1)}: `repeat` cuts, each
                 starting `every_s` after the previous one (a burst of power-ups). Every
@@ -40,7 +41,7 @@ import math
 
 from chargers import BATTERY_MODELS, MODELS
 
-ACTIONS = ("plug", "unplug", "swipe", "keys", "cmd", "fault", "temp", "smoke",
+ACTIONS = ("plug", "unplug", "swipe", "keys", "cmd", "fault", "temp", "smoke", "door",
            "power_cut", "broker", "dns")
 PORT_ACTIONS = ("plug", "unplug", "fault")  # these take the event's top-level `port`
 FAULTS = ("short", "overload", "heater", "relay_weld", "meter_silent", "meter_garbage",
@@ -223,9 +224,9 @@ def _action(w, act, v, ports):
         _one_of(w, "fault", v, FAULTS)
     elif act == "temp":
         _temp(w, v, ports)
-    elif act == "smoke":
+    elif act in ("smoke", "door"):
         if not isinstance(v, bool):
-            raise ScenarioError("%ssmoke: %r is not true or false" % (w, v))
+            raise ScenarioError("%s%s: %r is not true or false" % (w, act, v))
     elif act == "power_cut":
         _power_cut(w, v)
     elif act == "dns":
