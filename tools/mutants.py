@@ -22,31 +22,31 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-T_ORDER = "host_tests/test_safety_order.py::"
-T_JUDGE = "host_tests/dual/test_judge.py::"
-T_PERSIST = "host_tests/test_persist.py::"
-T_SCEN = "host_tests/test_control_scenarios.py::"
+T_ORDER = "host_tests/core/test_safety_order.py::"
+T_JUDGE = "host_tests/core/test_judge.py::"
+T_PERSIST = "host_tests/store/test_persist.py::"
+T_SCEN = "host_tests/sim/test_control_scenarios.py::"
 
 # (name, file, original snippet, replacement, named tests, why it matters)
 MUTATIONS = [
     ("hold-until-not-refreshed", "firmware/core/app.py",
      "        self.hold_until = fresh(clock, now, self.hold_until)\n",
      "        pass\n",
-     ["host_tests/test_stored_ticks.py::test_fresh_entries_really_are_refreshed",
-      "host_tests/test_month_uptime.py"],
+     ["host_tests/core/test_stored_ticks.py::test_fresh_entries_really_are_refreshed",
+      "host_tests/system/test_month_uptime.py"],
      "after 6.2 days of uptime the boot hold looks ahead again: no relay closes for 6.2 days"),
     ("power-on-counted-as-crash", "main.py",
      "    crashes = bootguard.note_boot(state_dir, cause not in _NOT_CRASHES)\n",
      "    crashes = bootguard.note_boot(state_dir, True)\n",
-     ["host_tests/test_main_net_boot.py::test_a_burst_of_power_ups_is_not_a_crash_loop"],
+     ["host_tests/system/test_main_net_boot.py::test_a_burst_of_power_ups_is_not_a_crash_loop"],
      "a recloser's burst of power-ups puts the cabinet in safe mode"),
     ("ntc-saturation-read-as-cold", "drivers/ntc.py",
      "        if uv >= self.rail_high_uv:\n"
      "            self.ohms = None\n"
      "            return None, high\n",
      "",
-     ["host_tests/dual/test_ntc.py::test_saturated_cold_reading_is_a_fault_not_a_temperature",
-      "host_tests/dual/test_ntc.py::test_open_and_short_are_faults_not_temperatures"],
+     ["host_tests/drivers/test_ntc.py::test_saturated_cold_reading_is_a_fault_not_a_temperature",
+      "host_tests/drivers/test_ntc.py::test_open_and_short_are_faults_not_temperatures"],
      "an open NTC reads about -26 C: cabinet over-temperature protection goes blind"),
     ("trip-no-relay-off", "firmware/core/protection.py",
      "        app.relays.set(p, False)  # fail safe first, whatever the bookkeeping says\n",
@@ -78,7 +78,7 @@ MUTATIONS = [
      "        self.outbox.put(kind, payload)  # ... then queued; the port's next save drops it\n"
      "        self.save(app, p)  # durable as pending first ...\n",
      [T_PERSIST + "test_a_cut_before_every_flash_write_loses_and_doubles_nothing",
-      "host_tests/test_power_cut_campaign.py::"
+      "host_tests/store/test_power_cut_campaign.py::"
       "test_sigkill_campaign_loses_and_doubles_nothing"],
      "a cut after the put: a start with no session, or an end record sent twice"),
     ("restore-drops-lock", "firmware/store/persist.py",
@@ -127,23 +127,23 @@ MUTATIONS = [
     ("outbox-replaces-own-id", "firmware/store/outbox.py",
      '        if "id" not in payload:\n            payload["id"] = rid\n',
      '        if True:\n            payload["id"] = rid\n',
-     ["host_tests/dual/test_outbox.py::test_payload_bytes_are_compact_json_and_an_own_id_is_kept",
+     ["host_tests/store/test_outbox.py::test_payload_bytes_are_compact_json_and_an_own_id_is_kept",
       T_PERSIST + "test_a_cut_before_every_flash_write_loses_and_doubles_nothing"],
      "a re-queued record gets a new id: the server cannot de-duplicate it"),
     ("store-writes-in-place", "firmware/store/store.py",
      '    tmp = _path(d, name, "tmp")\n',
      '    tmp = _path(d, name, target)\n',
-     ["host_tests/dual/test_store.py::test_power_cut_at_every_step_leaves_the_last_or_the_new_copy"],
+     ["host_tests/store/test_store.py::test_power_cut_at_every_step_leaves_the_last_or_the_new_copy"],
      "a cut mid-write tears the slot being overwritten"),
     ("link-long-socket-wait", "firmware/link/slicesock.py",
      "self.poller.ipoll(link.slice_ms)",
      "self.poller.ipoll(link.slice_ms * 20)",
-     ["host_tests/test_uplink_mqtt.py::test_misbehaving_broker_only_costs_slices[silent]"],
+     ["host_tests/link/test_uplink_mqtt.py::test_misbehaving_broker_only_costs_slices[silent]"],
      "a silent broker holds the control loop 200 ms per socket wait"),
     ("link-idle-rarely", "firmware/link/uplink.py",
      '"idle_ms": 10,',
      '"idle_ms": 200,',
-     ["host_tests/test_uplink_mqtt.py::test_misbehaving_broker_only_costs_slices[stall]"],
+     ["host_tests/link/test_uplink_mqtt.py::test_misbehaving_broker_only_costs_slices[stall]"],
      "the control tick runs only every 200 ms while the link works"),
     ("no-checkpoint", "firmware/store/persist.py",
      "and j.due(p, now, True):",

@@ -18,7 +18,7 @@ import json
 
 import pytest
 import scenario as scenario_mod
-from dual.jsonlines import JsonLines
+from jsonlines import JsonLines
 from run import Sim
 
 from firmware.store import store

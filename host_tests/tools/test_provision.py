@@ -20,7 +20,7 @@ from firmware.system import config as fwconfig
 from tools.provision import __main__ as cli
 from tools.provision.build import NEEDED, build, url_for
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MISSING = sorted(k for k in NEEDED if k not in fwconfig.SCHEMA)
 URL = "https://pay.example.com/charge"
 SVG_NS = "{http://www.w3.org/2000/svg}"

@@ -12,7 +12,7 @@ import os
 import random
 import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 for _p in (os.path.join(ROOT, "tools", "bench"), os.path.join(ROOT, "tools", "sim")):
     if _p not in sys.path:
         sys.path.insert(0, _p)

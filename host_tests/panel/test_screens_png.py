@@ -16,7 +16,7 @@ import zxingcpp
 from mpy import ROOT, run_mpy
 from PIL import Image
 
-sys.path.insert(0, os.path.join(ROOT, "host_tests", "dual"))
+sys.path.insert(0, os.path.join(ROOT, "host_tests", "dualkit"))
 import png  # noqa: E402
 import ui_scenes  # noqa: E402
 
@@ -87,7 +87,7 @@ def _render_unix_port(out_dir, qr):
         "for lang in ('zh', 'en'):\n"
         "    for name, img in ui_scenes.render_all(lang, %r):\n"
         "        png.write('%s/%%s_%%s.png' %% (lang, name), img, 128, 64, %d)\n"
-        "print('done')\n" % (os.path.join(ROOT, "host_tests", "dual"), qr, out_dir, SCALE))
+        "print('done')\n" % (os.path.join(ROOT, "host_tests", "dualkit"), qr, out_dir, SCALE))
     assert run_mpy(code).strip() == "done"
 
 

@@ -24,7 +24,7 @@ from mqttkit import MOSQUITTO, need_mosquitto
 from tools.monitor.model import Model, parse_site, subscriptions
 from tools.monitor.webhook import Forwarder
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ALARM_SHOW_S = 2.0
 
 

@@ -13,7 +13,7 @@ import os
 
 import jsonschema
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DIR = os.path.join(ROOT, "docs", "schemas")
 SCHEMAS = {}
 for _path in sorted(glob.glob(os.path.join(DIR, "*.json"))):

@@ -11,7 +11,7 @@ from mpy import run_mpy
 from firmware.system import config as config_mod
 from tools import deploy
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 KEY = "5f" * 32  # not the simulator's published test key
 
 

@@ -1,6 +1,6 @@
 # Every screen of firmware/ui with typical parameters, drawn through the real ssd1306
 # driver onto the virtual OLED (tools/sim/oled_model): shared by the dual screen tests
-# and host_tests/test_screens_png.py.
+# and host_tests/panel/test_screens_png.py.
 import machine
 import ssd1306
 from oled_model import OledModel

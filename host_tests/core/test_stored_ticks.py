@@ -15,12 +15,12 @@
 #             that operation's own timeout
 #   no_tick   what the scan takes for a tick but is not (a duration, an epoch)
 # A new stored tick fails here until someone decides which it is. The 30-day run
-# (host_tests/test_month_uptime.py) proves the behaviour.
+# (host_tests/system/test_month_uptime.py) proves the behaviour.
 import ast
 import glob
 import os
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TICK_FUNCS = {"ticks_ms", "ticks_us", "ticks_add", "ticks_cpu", "_tms", "_tus", "_ticks_add",
               "fresh"}
 SEED_ARGS = {"now", "now_ms"}  # parameters that carry ticks_ms() by convention

@@ -23,7 +23,8 @@ MONO_HMSB = 4
 GS2_HMSB = 5
 GS8 = 6
 
-_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__)))))
 _MICROPYTHON = os.environ.get("MICROPYTHON", os.path.join(_ROOT, ".venv", "bin", "micropython"))
 _FONT_FIRST = 32
 _FONT_LAST = 127

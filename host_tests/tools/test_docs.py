@@ -8,7 +8,7 @@ from firmware.core import codes
 from firmware.system import config as config_mod
 from tools import config_doc, wiring_diagram
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DOCS = os.path.join(ROOT, "docs")
 
 

@@ -10,7 +10,8 @@ load (one in four inside the start-up: boot counter and outbox open).
 The writer runs the real modules on the unix port and prints a line after each call
 returns (unbuffered): "W i" store written, "P id i" put, "K id" about to ack, "A id"
 acked, "B n" boot number. A kill is a process crash (the OS keeps written data), not a
-power cut; the power-cut cases are the Power() tests in host_tests/dual.
+power cut; the power-cut cases are the Power() tests of the DUAL store tests
+(test_store.py, test_journal.py, test_outbox.py).
 """
 
 import itertools
