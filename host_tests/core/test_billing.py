@@ -3,6 +3,8 @@ import gc
 
 from firmware.core.billing import Bill, Tariff
 
+DUAL = True  # also runs on the MicroPython unix port (test_dual_on_unix_port.py)
+
 EPOCH_0800_CN = 1764201600  # 2025-11-27 00:00 UTC = 08:00 in China: TOU slot 16
 EPOCH_2000 = 946684800  # 2000-01-01 UTC: the ESP32's epoch base
 

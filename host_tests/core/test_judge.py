@@ -4,6 +4,8 @@ from firmware.core import codes
 from firmware.core.session import Judge
 from firmware.system.config import defaults
 
+DUAL = True  # also runs on the MicroPython unix port (test_dual_on_unix_port.py)
+
 STEP_MS = 1000  # one fresh reading a second (a 10-port meter sweep)
 
 

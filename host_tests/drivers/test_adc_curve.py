@@ -2,6 +2,8 @@
 # 12-bit codes, and what read(), read_u16() and read_uv() return on the esp32 port.
 import machine
 
+DUAL = True  # also runs on the MicroPython unix port (test_dual_on_unix_port.py)
+
 PIN = 36
 
 

@@ -12,6 +12,8 @@ from drivers.mfrc522 import MFRC522
 from drivers.pcf8574 import PCF8574
 from firmware.system import config
 
+DUAL = True  # also runs on the MicroPython unix port (test_dual_on_unix_port.py)
+
 KEYPAD_ADDR = 0x20
 OLED_ADDR = 0x3C
 

@@ -4,6 +4,8 @@ from vclock import CLOCK
 
 from drivers.inputs import Debounced
 
+DUAL = True  # also runs on the MicroPython unix port (test_dual_on_unix_port.py)
+
 PIN = 35
 WRAP_US = 600000000  # the virtual clock's ticks_ms wraps here
 

@@ -6,6 +6,8 @@ from vclock import CLOCK
 
 from drivers.keypad import Keypad
 
+DUAL = True  # also runs on the MicroPython unix port (test_dual_on_unix_port.py)
+
 ROWS = (12, 13, 14, 27)
 COLS = (32, 33, 25)
 TICK_MS = 5  # control tick used here

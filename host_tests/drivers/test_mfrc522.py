@@ -7,6 +7,8 @@ from vclock import CLOCK
 
 from drivers.mfrc522 import MFRC522, uid_hex
 
+DUAL = True  # also runs on the MicroPython unix port (test_dual_on_unix_port.py)
+
 CS, RST = 5, 22
 BAUD = 5000000  # SPI clock the cabinet uses for the reader (chip max 10 MHz)
 WRAP_US = 600000000  # the virtual clock's ticks_ms wraps here

@@ -5,6 +5,8 @@ from ntc_model import NTCModel
 
 from drivers.ntc import NTC
 
+DUAL = True  # also runs on the MicroPython unix port (test_dual_on_unix_port.py)
+
 ADC_PIN = 34
 
 

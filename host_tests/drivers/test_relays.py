@@ -6,6 +6,8 @@ from vclock import CLOCK
 
 from drivers.relays import HC595Relays, PinRelays
 
+DUAL = True  # also runs on the MicroPython unix port (test_dual_on_unix_port.py)
+
 PINS = (16, 17, 18, 19)
 LATCH, DATA, CLK, OE = 5, 23, 22, 4
 

@@ -8,6 +8,8 @@ from vclock import CLOCK
 from firmware.link import netif
 from firmware.link.dns import Resolver
 
+DUAL = True  # also runs on the MicroPython unix port (test_dual_on_unix_port.py)
+
 STEP_MS = 20
 
 

@@ -6,6 +6,8 @@ from vclock import CLOCK
 
 from drivers.ct import CT, CTMeters, a_per_count
 
+DUAL = True  # also runs on the MicroPython unix port (test_dual_on_unix_port.py)
+
 SELECT = (25, 26, 27, 14)  # 74HC4067 S0..S3
 ADC_PIN = 36
 CAL = a_per_count(1000, 40)  # 1000:1 CT into 40 ohm, 3.3 V full scale: ~20 mA per count

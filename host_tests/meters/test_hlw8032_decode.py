@@ -3,6 +3,8 @@ from hlw8032_emu import IPARAM, PPARAM, VPARAM, make_frame
 
 from drivers import hlw8032 as h
 
+DUAL = True  # also runs on the MicroPython unix port (test_dual_on_unix_port.py)
+
 VOLTS = (90.0, 110.0, 150.0, 200.0, 230.0, 245.0, 260.0)
 AMPS = (0.02, 0.05, 0.1, 0.5, 1.0, 2.5, 5.0, 8.0, 12.0, 16.0)
 

@@ -5,6 +5,8 @@ from vclock import CLOCK
 
 from drivers import hlw8032 as h
 
+DUAL = True  # also runs on the MicroPython unix port (test_dual_on_unix_port.py)
+
 C = PPARAM * 1880  # Pparam * Kv*Ki(milli): micro-Wh per pulse times 3 600 000
 
 

@@ -6,6 +6,8 @@ from vclock import CLOCK
 
 from drivers import hlw8032 as h
 
+DUAL = True  # also runs on the MicroPython unix port (test_dual_on_unix_port.py)
+
 
 class _Lcg:
     """Pseudo-random bytes, identical on CPython and MicroPython."""

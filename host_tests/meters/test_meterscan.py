@@ -9,6 +9,8 @@ from vclock import CLOCK
 
 from drivers.meterscan import MeterScanner
 
+DUAL = True  # also runs on the MicroPython unix port (test_dual_on_unix_port.py)
+
 
 def _sweeps(sc, ms, tick_ms=10):
     """Poll for `ms`; (shortest, longest, mean) sweep in ms over the sweeps completed."""

@@ -6,6 +6,8 @@ from firmware.core import codes
 from firmware.panel import resident as R
 from firmware.panel import ui_text as T
 
+DUAL = True  # also runs on the MicroPython unix port (test_dual_on_unix_port.py)
+
 CARD = "04A1B2C3"
 OTHER = "04FFEE01"
 N = 10

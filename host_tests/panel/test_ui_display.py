@@ -13,6 +13,8 @@ from firmware.panel import ui_text as T
 from firmware.panel.beeper import PATTERNS, Beeper
 from firmware.panel.display import Display
 
+DUAL = True  # also runs on the MicroPython unix port (test_dual_on_unix_port.py)
+
 PAGE = 128
 IDLE = ("sim-001", 7, 10, 8 * 60 + 5)
 # One page push on the 400 kHz bus: 3 one-byte commands (control + command + address

@@ -6,6 +6,8 @@ import ui_scenes
 from firmware.panel import ui
 from firmware.panel import ui_text as T
 
+DUAL = True  # also runs on the MicroPython unix port (test_dual_on_unix_port.py)
+
 W = 128
 H = 64
 

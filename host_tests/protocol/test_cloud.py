@@ -16,6 +16,8 @@ from firmware.protocol import jws
 from firmware.protocol.cloud import load_overrides
 from firmware.system import config as config_mod
 
+DUAL = True  # also runs on the MicroPython unix port (test_dual_on_unix_port.py)
+
 KEY = binascii.unhexlify(config_mod.TEST_KEY)
 _N = [0]
 

@@ -4,6 +4,8 @@ import json
 
 from firmware.protocol import jws
 
+DUAL = True  # also runs on the MicroPython unix port (test_dual_on_unix_port.py)
+
 KEY = b"sim-key-not-for-production"
 CLAIMS = {"op": "start", "jti": "c-0001", "exp": 1764201660, "port": 3,
           "limit": {"minutes": 240}}

@@ -5,6 +5,8 @@ import random
 
 from firmware.protocol.replay import BAD_ARGS, EXPIRED, REPLAYED, ReplayGuard
 
+DUAL = True  # also runs on the MicroPython unix port (test_dual_on_unix_port.py)
+
 NOW = 1764201600
 DAY = 86400
 

@@ -1,6 +1,8 @@
 # Charger models look like real e-bike chargers from the AC socket (FIELD_FACTS section 3).
 from chargers import BATTERY_MODELS, MODELS, Rng, make_fault, make_load, randomised_plug
 
+DUAL = True  # also runs on the MicroPython unix port (test_dual_on_unix_port.py)
+
 
 def _run(load, seconds, step_s=10, powered=True):
     """Advance `seconds` in steps; yield (t_s, watts, stage) after each (no big lists:

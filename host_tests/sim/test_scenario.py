@@ -3,6 +3,8 @@ import json
 
 from scenario import ScenarioError, load
 
+DUAL = True  # also runs on the MicroPython unix port (test_dual_on_unix_port.py)
+
 # The example from ARCHITECTURE.md, "Simulator (contract)", verbatim.
 EXAMPLE = """{
   "cabinet": {"ports": 10, "meter": "hlw8032", "config": {"...": "config overrides"}},

@@ -6,6 +6,8 @@ from run import Sim
 from scenario import load
 from vclock import CLOCK, RTC_POWER_UP, START_TICKS_MS
 
+DUAL = True  # also runs on the MicroPython unix port (test_dual_on_unix_port.py)
+
 START = 1764201600
 
 

@@ -2,6 +2,8 @@
 import machine
 from vclock import CLOCK, VClock
 
+DUAL = True  # also runs on the MicroPython unix port (test_dual_on_unix_port.py)
+
 
 class _Counter:
     """A source that emits one byte per byte-time, counting up."""

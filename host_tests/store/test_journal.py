@@ -8,6 +8,8 @@ from firmware.core.session import Session
 from firmware.store import store
 from firmware.store.journal import Journal, check, record, restore_session
 
+DUAL = True  # also runs on the MicroPython unix port (test_dual_on_unix_port.py)
+
 TARIFF = Tariff(52, 80)
 
 

@@ -6,6 +6,8 @@ from flashdir import Cut, Power, fresh, put, read, wipe
 from firmware.store import outbox as outbox_mod
 from firmware.store.outbox import Outbox
 
+DUAL = True  # also runs on the MicroPython unix port (test_dual_on_unix_port.py)
+
 
 def _end(i, pad=0):
     return {"sid": "cab1-3-%d" % i, "port": i % 10, "start": 1764201600, "wh": 512.3,

@@ -5,6 +5,8 @@ from flashdir import Cut, Power, files, fresh, put, read, wipe
 
 from firmware.store import store
 
+DUAL = True  # also runs on the MicroPython unix port (test_dual_on_unix_port.py)
+
 
 def _lcg_bytes(n, seed):
     # Deterministic garbage, the same on both VMs.

@@ -13,6 +13,8 @@ from firmware.link.netif import Ntp
 from firmware.system import bootguard
 from firmware.system.wallclock import MIN_EPOCH, WallClock
 
+DUAL = True  # also runs on the MicroPython unix port (test_dual_on_unix_port.py)
+
 
 def test_power_ups_do_not_count_crashes_do():
     d = flashdir.fresh("guard")
