@@ -1,6 +1,8 @@
 import os
 import sys
 
+import pytest
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 # The shared helpers live in two kit folders every subject folder imports from by bare
@@ -19,3 +21,16 @@ for p in (os.path.join(KIT, "cpython_shims"), os.path.join(ROOT, "lib"), ROOT,
 # package (drivers, tools) never shadows that package.
 
 FULL = bool(os.environ.get("FULL"))
+
+
+# ------------------------------------------------------------------ one broker, one free port
+# Every test that needs a real MQTT broker takes this fixture: mosquitto on a free loopback
+# port (kit/mqttkit.py Mosquitto; fails, never skips, when mosquitto is missing). Tests that
+# need TLS or on-disk persistence build their own Mosquitto(tmp, tls=..., persist=True).
+@pytest.fixture
+def broker(tmp_path):
+    from mqttkit import Mosquitto
+
+    b = Mosquitto(str(tmp_path))
+    yield b
+    b.stop()

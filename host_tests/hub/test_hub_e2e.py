@@ -12,6 +12,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+import scenkit
 from hubkit import HubProc, Postgres, call, hub_cli, wait_for
 from mqttkit import KEY, Mosquitto, SimProc
 
@@ -59,8 +60,7 @@ def db_url(request, tmp_path):
 
 
 def scenario(events, ports=4, duration_s=4 * 3600):
-    return {"cabinet": {"ports": ports}, "start_epoch": int(time.time()),
-            "duration_s": duration_s, "events": events}
+    return scenkit.scenario(events, ports, duration_s, start_epoch=int(time.time()))
 
 
 def pl(e):

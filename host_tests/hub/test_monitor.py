@@ -11,7 +11,6 @@ import asyncio
 import http.server
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -19,7 +18,7 @@ import time
 
 import paho.mqtt.client as mqtt
 import pytest
-from mqttkit import MOSQUITTO, need_mosquitto
+from mqttkit import free_port
 
 from tools.monitor.model import Model, parse_site, subscriptions
 from tools.monitor.webhook import Forwarder
@@ -412,37 +411,7 @@ def test_bad_messages_are_counted_not_raised():
     assert m.handle("ebike/c/other", b"{}") is None and m.handle("a/b/c/status", b"{}") is None
 
 
-# ------------------------------------------------------------------ broker and HTTP fixtures
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-def broker(tmp_path):
-    need_mosquitto()
-    port = _free_port()
-    conf = tmp_path / "mosquitto.conf"
-    conf.write_text("listener %d 127.0.0.1\nallow_anonymous true\npersistence false\n" % port)
-    proc = subprocess.Popen([MOSQUITTO, "-c", str(conf)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 5
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), 0.2).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise RuntimeError("mosquitto did not start on port %d" % port) from None
-                time.sleep(0.05)
-        yield port
-    finally:
-        proc.terminate()
-        proc.wait(5)
-
-
+# ------------------------------------------------------------ HTTP fixtures (broker: conftest)
 class Hook:
     """A local webhook receiver: answers `codes` in turn (then 200), records the bodies."""
 
@@ -561,11 +530,11 @@ def test_ui_shows_alarm_within_2s_and_forwards_it(broker, hook_factory):
     from tools.monitor.app import MonitorApp
 
     hook = hook_factory()
-    cab = _cabinet(broker)
+    cab = _cabinet(broker.port)
     cab.publish("ebike/cab-7/status", json.dumps({"online": True, "fw": "0.3", "ports": 4}),
                 qos=1, retain=True).wait_for_publish(5)
     model = Model("ebike", "*")
-    app = MonitorApp(model, ("127.0.0.1", broker), forwarder=Forwarder(hook.url))
+    app = MonitorApp(model, ("127.0.0.1", broker.port), forwarder=Forwarder(hook.url))
     result = {}
 
     async def until(cond, timeout_s=5.0):
@@ -640,10 +609,10 @@ def test_ui_event_pane_shows_sessions_started_and_ended(broker):
     QoS 1 redelivery) are rows of the events pane, newest first, in local time."""
     from tools.monitor.app import MonitorApp
 
-    cab = _cabinet(broker, "sim-001")
+    cab = _cabinet(broker.port, "sim-001")
     cab.publish("ebike/sim-001/status", json.dumps(BIRTH), qos=1, retain=True).wait_for_publish(5)
     model = Model("ebike", "*")
-    app = MonitorApp(model, ("127.0.0.1", broker))
+    app = MonitorApp(model, ("127.0.0.1", broker.port))
 
     async def until(cond, timeout_s=5.0):
         deadline = time.monotonic() + timeout_s
@@ -693,7 +662,7 @@ def test_ui_layout_at_80x24_and_on_a_wide_terminal():
 
     def layout(size):
         model = Model("ebike", "*")
-        app = MonitorApp(model, ("127.0.0.1", _free_port()))  # no broker there: no link
+        app = MonitorApp(model, ("127.0.0.1", free_port()))  # no broker there: no link
         got = {}
 
         async def run():

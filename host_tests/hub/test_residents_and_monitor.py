@@ -13,14 +13,14 @@ import subprocess
 import sys
 import time
 
+from scenkit import cmd, scenario
 from simrun import of, one, run_scenario
 
 CARD = "04A1B2C3"
 
 
 def scen(events, duration_s=120):
-    return {"cabinet": {"ports": 4}, "duration_s": duration_s,
-            "events": [{"t": 1, "cmd": {"op": "cards", "add": [CARD]}}] + events}
+    return scenario([cmd(1, "cards", add=[CARD])] + events, ports=4, duration_s=duration_s)
 
 
 def test_swipe_and_keypad_start_the_chosen_port():

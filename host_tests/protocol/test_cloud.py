@@ -6,6 +6,7 @@ import binascii
 import json
 
 import scenario
+import scenkit
 import simlink
 from jsonlines import JsonLines
 from run import Sim
@@ -49,8 +50,7 @@ class FakeUplink:
 
 
 def cabinet(ports=4, config=None, events=()):
-    sc = scenario.load({"cabinet": {"ports": ports, "config": config or {}},
-                        "duration_s": 36000, "events": list(events)})
+    sc = scenario.load(scenkit.scenario(events, ports, 36000, config))
     out = JsonLines()
     sim = Sim(sc, out)
     cloud = simlink.make_cloud(sim)

@@ -18,41 +18,21 @@ import os
 import time
 
 import pytest
+import scenkit
 from conftest import FULL
 from mpy import ROOT
-from mqttkit import KEY, Mosquitto, Proxy, Server, SimProc, retained_status
+from mqttkit import KEY, Proxy, Server, SimProc, retained_status
+from scenkit import LEAD, LITHIUM, plug, start
 from schemas import check_mqtt
 
 from tools.monitor.model import Model
 
-LEAD = "lead_acid_48v_20ah"
-LITHIUM = "lithium_48v_4a"
 SWEEP_S = 1.0  # model meters: one port per 100 ms slot, 10 ports
 TICK_S = 0.25  # the simulator's control tick with model meters
 
 
-@pytest.fixture
-def broker(tmp_path):
-    b = Mosquitto(str(tmp_path))
-    yield b
-    b.stop()
-
-
 def scenario(events, ports=10, duration_s=3600, config=None, start_epoch=None):
-    sc = {"cabinet": {"ports": ports, "config": dict(config or {})},
-          "duration_s": duration_s, "events": events}
-    if start_epoch is not None:
-        sc["start_epoch"] = start_epoch
-    return sc
-
-
-def plug(t, p, model=LEAD, soc=0.3):
-    return {"t": t, "port": p, "plug": {"model": model, "soc": soc}}
-
-
-def start(t, p, limit=None, **kw):
-    return {"t": t, "cmd": dict({"op": "start", "port": p, "limit": limit or {"full": True}},
-                                **kw)}
+    return scenkit.scenario(events, ports, duration_s, config, start_epoch=start_epoch)
 
 
 def record_ids(events):

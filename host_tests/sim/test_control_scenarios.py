@@ -6,23 +6,13 @@ no_load 3 W / 120 s, full 30 W / 300 s + float 2700 s, unplug 2.5 W / 300 s, por
 one port per 100 ms (a ~1 s sweep for 10 ports), the control tick is 250 ms.
 """
 
+import scenkit
+from scenkit import start
 from simrun import of, one, relay_times, run_scenario
-
-START = {"op": "start", "limit": {"full": True}}
 
 
 def scenario(events, ports=2, duration_s=3600, config=None):
-    cab = {"ports": ports, "meter": "hlw8032"}
-    if config:
-        cab["config"] = config
-    return {"cabinet": cab, "duration_s": duration_s, "events": events}
-
-
-def start(t, port, limit=None, **extra):
-    cmd = dict(START, port=port, **extra)
-    if limit is not None:
-        cmd["limit"] = limit
-    return {"t": t, "cmd": cmd}
+    return scenkit.scenario(events, ports, duration_s, config, meter="hlw8032")
 
 
 def test_no_load_ends_after_no_load_s_without_charge():

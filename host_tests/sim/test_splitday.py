@@ -17,6 +17,7 @@ import tempfile
 import dayplan
 import pytest
 import scenario as scenario_mod
+import scenkit
 import splitday
 from conftest import FULL
 from run import Sim
@@ -47,8 +48,7 @@ def mixed():
         {"t": 9100, "port": 6, "plug": {"model": "lithium_48v_4a", "soc": 0.5}},
         {"t": 9120, "cmd": {"op": "start", "port": 6, "limit": {"full": True}}},
     ]
-    return {"cabinet": {"ports": 8, "config": {"cmd_key": KEY}}, "duration_s": 14400,
-            "events": ev}
+    return scenkit.scenario(ev, 8, 14400, {"cmd_key": KEY})
 
 
 class _Null:

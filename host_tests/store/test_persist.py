@@ -18,6 +18,7 @@ import json
 
 import pytest
 import scenario as scenario_mod
+import scenkit
 from jsonlines import JsonLines
 from run import Sim
 
@@ -76,8 +77,7 @@ def busy(duration_s=400):
         ev.append({"t": 3 + p, "cmd": {"op": "start", "port": p, "limit": limit}})
     ev.append({"t": 200, "port": 2, "fault": "short"})  # a trip: alarm + end + lock
     ev.append({"t": 230, "cmd": {"op": "start", "port": 0, "limit": {"minutes": 1}}})
-    return scenario_mod.load({"cabinet": {"ports": 3, "config": {"checkpoint_s": 30}},
-                              "duration_s": duration_s, "events": ev})
+    return scenario_mod.load(scenkit.scenario(ev, 3, duration_s, {"checkpoint_s": 30}))
 
 
 class Records(JsonLines):
@@ -183,7 +183,7 @@ def test_restore_queues_a_journaled_pending_record_again(tmp_path, kind):
     rec = record("idle")
     rec["pend"] = [[kind, payload]]
     j.save(0, rec)
-    sim = Sim(scenario_mod.load({"cabinet": {"ports": 1}, "duration_s": 1}), Records(),
+    sim = Sim(scenario_mod.load(scenkit.scenario(ports=1, duration_s=1)), Records(),
               state_dir=d, panel=False)
     got = []
     while sim.outbox.peek() is not None:

@@ -22,6 +22,7 @@ import signal
 import subprocess
 import time
 
+import scenkit
 from conftest import FULL
 from mpy import MICROPYTHON, ROOT
 
@@ -58,8 +59,7 @@ def busy_scenario():
         ev.append({"t": 4000 + p, "port": p, "plug": {"model": models[(p + 1) % 4], "soc": 0.3}})
         ev.append({"t": 4010 + p, "cmd": {"op": "start", "port": p, "limit": limits[(p + 1) % 4]}})
     ev.append({"t": 7000, "cmd": {"op": "estop"}})
-    return {"cabinet": {"ports": 10, "config": {"checkpoint_s": CHECKPOINT_S}},
-            "duration_s": 7200, "events": ev}
+    return scenkit.scenario(ev, 10, 7200, {"checkpoint_s": CHECKPOINT_S})
 
 
 def read_log(path):
