@@ -40,3 +40,18 @@ def run_mpy(code, timeout_s=300, heapsize=None, args=()):
         raise MpyError("micropython exit %d\n--- stdout\n%s\n--- stderr\n%s"
                        % (p.returncode, p.stdout[-4000:], p.stderr[-4000:]))
     return p.stdout
+
+
+def run_script(path, args=(), timeout_s=300, heapsize=None):
+    """Run a device-side script (host_tests/<subject>/device/*.py, a real file that ruff and
+    pyright check) like run_mpy: the same path prelude, argv[1:] = args, stdout back."""
+    with open(path) as f:
+        code = f.read()
+    return run_mpy(code, timeout_s=timeout_s, heapsize=heapsize, args=[str(a) for a in args])
+
+
+def device_code(test_file, name):
+    """The text of <test_file's folder>/device/<name>, for tests that put a device-side
+    rig before code of their own."""
+    with open(os.path.join(os.path.dirname(os.path.abspath(test_file)), "device", name)) as f:
+        return f.read()

@@ -12,44 +12,13 @@ link's deadline with ETIMEDOUT, with the control tick (idle_due) running in ever
 not block the controller.
 """
 
+import os
 import socket
 import threading
 
-from mpy import run_mpy
+from mpy import run_script
 
-CODE = r"""
-import errno, socket, time
-from firmware.link.slicesock import SliceSock
-
-class Link:
-    clock = time
-    slice_ms = 20
-    server_hostname = None
-    def __init__(self):
-        self.deadline = time.ticks_add(time.ticks_ms(), 400)
-        self.idles = 0
-    def idle_due(self):
-        self.idles += 1
-    def ssl_ctx(self):
-        return None
-    def got(self, n):
-        pass
-    def sent(self, n):
-        pass
-
-link = Link()
-raw = socket.socket()
-s = SliceSock(link, raw)
-s.settimeout(None)          # umqtt.simple >= 1.5, before connect
-s.connect(socket.getaddrinfo("127.0.0.1", PORT)[0][-1])
-t0 = time.ticks_ms()
-try:
-    s.read(4)               # CONNACK that never comes
-    print("READ")
-except OSError as e:
-    print("ERR", e.args[0] == errno.ETIMEDOUT, time.ticks_diff(time.ticks_ms(), t0), link.idles)
-s.close()
-"""
+CODE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "device", "slicesock_timeout.py")
 
 
 def test_settimeout_none_does_not_make_the_socket_block():
@@ -62,7 +31,7 @@ def test_settimeout_none_does_not_make_the_socket_block():
     t = threading.Thread(target=lambda: held.append(srv.accept()[0]), daemon=True)
     t.start()
     try:
-        out = run_mpy(CODE.replace("PORT", str(port)), timeout_s=30).split()
+        out = run_script(CODE, args=(port,), timeout_s=30).split()
     finally:
         t.join(5)
         for c in held:

@@ -6,76 +6,11 @@ counts block erases while the real modules write: checkpoints of 10 charging por
 outbox put+ack pairs. The figures back the flash-life statement in firmware/store/journal.py.
 """
 
-from mpy import run_mpy
-
-MEASURE = """
 import os
-from firmware.core.billing import Bill, Tariff
-from firmware.store.journal import Journal, record
-from firmware.store.outbox import Outbox
-from firmware.core.session import Session
 
-class RamFlash:
-    # littlefs extended block-device interface; ioctl 6 erases a block
-    def __init__(self, block_size, blocks):
-        self.bs = block_size
-        self.n = blocks
-        self.data = bytearray(block_size * blocks)
-        self.erases = 0
-    def readblocks(self, b, buf, off=0):
-        a = b * self.bs + off
-        buf[:] = self.data[a:a + len(buf)]
-    def writeblocks(self, b, buf, off=0):
-        a = b * self.bs + off
-        self.data[a:a + len(buf)] = buf
-    def ioctl(self, op, arg):
-        if op == 4:
-            return self.n
-        if op == 5:
-            return self.bs
-        if op == 6:
-            self.erases += 1
-            return 0
+from mpy import run_script
 
-class Clock:
-    def ticks_ms(self):
-        return 0
-    def ticks_diff(self, a, b):
-        return a - b
-
-dev = RamFlash(4096, 128)
-os.VfsLfs2.mkfs(dev)
-os.mount(os.VfsLfs2(dev), "/flash")
-j = Journal("/flash", 10, Clock())
-j.next_boot()
-t = Tariff(52, 80)
-ss = []
-for p in range(10):
-    s = Session("cab0001-%d-%d" % (j.boot, p + 1), p, "card:04A1B2C3", "minutes", 240,
-                "order-2025112700%02d" % p, 1764201600, Bill(t))
-    s.seq = 100001 + p
-    ss.append(s)
-e0 = dev.erases
-w0 = j.writes
-for r in range(ROUNDS):
-    for p in range(10):
-        s = ss[p]
-        s.charge_ms += 60000
-        s.mwh += 2500
-        s.peak_mw = 183250 + r
-        s.bill.add_energy(2500)
-        j.save(p, record("charging", session=s, base_mwh=123456789 + r * 2500))
-print("J", j.writes - w0, dev.erases - e0, j.bytes_written // j.writes)
-ob = Outbox("/flash")
-e0 = dev.erases
-for k in range(PAIRS):
-    rid = ob.put("session_end", {"sid": "cab0001-7-%d" % k, "port": k % 10, "start": 1764201600,
-                 "end": 1764216000, "charge_s": 14312, "wh": 1512.3, "fen": 1996,
-                 "reason": "full", "peak_w": 183, "auth": "card:04A1B2C3",
-                 "order": "order-202511270012", "limit": {"minutes": 240}})
-    ob.ack(rid)
-print("O", ob.writes, dev.erases - e0)
-"""
+MEASURE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "device", "flash_wear.py")
 
 YEAR_DAYS = 365.25
 CYCLES = 100000  # erase cycles per 4 KiB block (NOR flash of ESP32 modules)
@@ -91,7 +26,7 @@ def _life_years(free_blocks, checkpoint_s, j_erase, o_erase):
 
 
 def test_flash_life_is_ten_years_and_more_at_the_documented_rates():
-    out = run_mpy("ROUNDS = 150\nPAIRS = 150\n" + MEASURE, heapsize="4M")
+    out = run_script(MEASURE, args=("150", "150"), heapsize="4M")
     lines = {ln.split()[0]: [int(v) for v in ln.split()[1:]] for ln in out.splitlines()}
     j_writes, j_erases, j_bytes = lines["J"]
     o_writes, o_erases = lines["O"]

@@ -9,35 +9,9 @@ driving relay contacts.
 import json
 import os
 
-from mpy import run_mpy
+from mpy import device_code, run_mpy
 
-RIG = r'''
-import sys, vsocket
-sys.modules["socket"] = vsocket  # the virtual board's lwIP: DNS and NTP on virtual time
-import machine
-from vclock import CLOCK
-from hlw8032_emu import HLW8032Emu
-from rxmux import RxMux
-from relay_model import HC595Chain, Relay
-from firmware.system.config import DEFAULT_PINS as P
-machine.reset_board()
-chain = HC595Chain(2, P["relay_latch"], data_id=P["relay_data"], clk_id=P["relay_clock"],
-                   oe_id=P["relay_oe"], power_on=0xFFFF)
-contacts = [Relay() for _ in range(10)]
-for i in range(10):
-    chain.wire(i, contacts[i])
-emus = []
-for p in range(10):
-    r = contacts[p]
-    emus.append(HLW8032Emu(volts=230.0, phase_us=p * 4999, seed=p + 1,
-                           load=lambda t, r=r: (230.0, 0.8, 180.0) if r.closed()
-                           else (230.0, 0.0, 0.0)))
-select = [machine.Pin(g, machine.Pin.OUT, value=0) for g in P["mux_select"]]
-uart = machine.UART(P["meter_uarts"][0], baudrate=4800, bits=8, parity=0, stop=1,
-                    tx=P["meter_tx"][0], rx=P["meter_rx"][0], rxbuf=256)
-RxMux(select, emus, uart)
-machine.Pin.drive(P["smoke"], 1)
-'''
+RIG = device_code(__file__, "rig.py")
 
 
 def test_boot_py_turns_every_relay_off_first():
