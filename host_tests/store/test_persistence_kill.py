@@ -24,7 +24,7 @@ import subprocess
 import tempfile
 
 from conftest import FULL
-from mpy import MICROPYTHON, PRELUDE
+from mpy import MICROPYTHON, PRELUDE, device_code
 
 from firmware.store import store
 from firmware.store.outbox import Outbox
@@ -32,29 +32,7 @@ from firmware.store.outbox import Outbox
 KILLS = 300 if FULL else 60
 SEED = int(os.environ.get("KILL_SEED", "20251127"))
 
-WRITER = PRELUDE + """
-from flashcut import FlashCut
-from firmware.store import outbox, store
-from firmware.store.journal import Journal
-from firmware.store.outbox import Outbox
-d = sys.argv[1]
-i = int(sys.argv[2])
-FlashCut(int(sys.argv[3].rstrip("t")), sys.argv[3].endswith("t")).install(store, outbox)
-print("B %d" % Journal(d, 1, None).next_boot())
-ob = Outbox(d, max_bytes=16384)
-print("O %d" % ob.pending)
-while True:
-    i += 1
-    store.write(d, "rec", {"i": i, "pad": "x" * (i % 60)})
-    print("W %d" % i)
-    print("P %s %d" % (ob.put("session_end", {"i": i, "pad": "y" * (i % 40)}), i))
-    target = 5 if (i // 60) % 2 else 45  # bursts of acks: the log compacts often
-    while ob.pending > target:
-        rid = ob.peek()[0]
-        print("K " + rid)
-        ob.ack(rid)
-        print("A " + rid)
-"""
+WRITER = PRELUDE + device_code(__file__, "kill_writer.py")
 
 
 def kill_points(n, seed):
