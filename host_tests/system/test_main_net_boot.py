@@ -13,10 +13,10 @@ import re
 import subprocess
 import threading
 
-from mpy import MICROPYTHON, PRELUDE, ROOT, run_mpy
+from mpy import MICROPYTHON, PRELUDE, ROOT, device_code, run_mpy
 from mqttkit import Mosquitto, Server, free_port
-from test_main_on_unix_port import RIG
 
+RIG = device_code(__file__, "rig.py")  # the virtual board of test_main_on_unix_port.py
 START_EPOCH = 1764201600  # the virtual world's time at the start (vclock.START_EPOCH)
 PACED = r'''
 import time
