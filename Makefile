@@ -62,7 +62,7 @@ hub: deps ## the operator hub on embedded defaults: SQLite var/hub.sqlite3, the 
 
 .PHONY: hub-shots
 hub-shots: deps ## the README's hub screens (docs/screens/hub_*.png) from Chromium
-	HUB_SHOTS_DIR=docs/screens $(VPY) -m pytest -q host_tests/test_hub_browser.py
+	HUB_SHOTS_DIR=docs/screens $(VPY) -m pytest -q host_tests/hub/test_hub_browser.py
 
 .PHONY: dashboard-shot
 dashboard-shot: deps ## the README's dashboard picture: docs/screens/dashboard.svg and .png

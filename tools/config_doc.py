@@ -5,7 +5,7 @@
     .venv/bin/python -m tools.config_doc --check    # exit 1 when the doc is out of date
 
 Defaults, kinds and ranges come from SCHEMA; the reason for each key is WHY below, so a
-new key in SCHEMA fails host_tests/test_docs.py until it is explained here.
+new key in SCHEMA fails host_tests/tools/test_docs.py until it is explained here.
 """
 
 import argparse

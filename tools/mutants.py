@@ -22,39 +22,39 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-T_ORDER = "host_tests/test_safety_order.py::"
-T_JUDGE = "host_tests/dual/test_judge.py::"
-T_PERSIST = "host_tests/test_persist.py::"
-T_SCEN = "host_tests/test_control_scenarios.py::"
-T_DOOR = "host_tests/test_door.py::"
-T_PARTS = "host_tests/test_protocol_parts.py::"
+T_ORDER = "host_tests/core/test_safety_order.py::"
+T_JUDGE = "host_tests/core/test_judge.py::"
+T_PERSIST = "host_tests/store/test_persist.py::"
+T_SCEN = "host_tests/sim/test_control_scenarios.py::"
+T_DOOR = "host_tests/core/test_door.py::"
+T_PARTS = "host_tests/protocol/test_protocol_parts.py::"
 
 # (name, file, original snippet, replacement, named tests, why it matters)
 MUTATIONS = [
     ("hold-until-not-refreshed", "firmware/core/app.py",
      "        self.hold_until = fresh(clock, now, self.hold_until)\n",
      "        pass\n",
-     ["host_tests/test_stored_ticks.py::test_fresh_entries_really_are_refreshed",
-      "host_tests/test_month_uptime.py"],
+     ["host_tests/core/test_stored_ticks.py::test_fresh_entries_really_are_refreshed",
+      "host_tests/system/test_month_uptime.py"],
      "after 6.2 days of uptime the boot hold looks ahead again: no relay closes for 6.2 days"),
     ("power-on-counted-as-crash", "main.py",
      "                          crashed=cause not in _NOT_CRASHES,\n",
      "                          crashed=True,\n",
-     ["host_tests/test_main_net_boot.py::test_a_burst_of_power_ups_is_not_a_crash_loop"],
+     ["host_tests/system/test_main_net_boot.py::test_a_burst_of_power_ups_is_not_a_crash_loop"],
      "a recloser's burst of power-ups puts the cabinet in safe mode"),
     ("overrides-lost-at-boot", "firmware/system/assemble.py",
      "    cfg, more = load_overrides(state_dir, cfg)  # what `config` commands changed since\n",
      "    more = []\n",
-     ["host_tests/test_assembly.py::test_a_config_override_survives_a_simulated_reboot",
-      "host_tests/test_assembly.py::test_the_overrides_are_read_at_every_boot_not_only_the_first"],
+     ["host_tests/system/test_assembly.py::test_a_config_override_survives_a_simulated_reboot",
+      "host_tests/system/test_assembly.py::test_the_overrides_are_read_at_every_boot_not_only_the_first"],
      "a `config` command is forgotten at the next reboot or power cut"),
     ("ntc-saturation-read-as-cold", "drivers/ntc.py",
      "        if uv >= self.rail_high_uv:\n"
      "            self.ohms = None\n"
      "            return None, high\n",
      "",
-     ["host_tests/dual/test_ntc.py::test_saturated_cold_reading_is_a_fault_not_a_temperature",
-      "host_tests/dual/test_ntc.py::test_open_and_short_are_faults_not_temperatures"],
+     ["host_tests/drivers/test_ntc.py::test_saturated_cold_reading_is_a_fault_not_a_temperature",
+      "host_tests/drivers/test_ntc.py::test_open_and_short_are_faults_not_temperatures"],
      "an open NTC reads about -26 C: cabinet over-temperature protection goes blind"),
     ("trip-no-relay-off", "firmware/core/port.py",
      "        cab.relays.set(self.p, False)  # fail safe first, whatever the bookkeeping says\n",
@@ -86,7 +86,7 @@ MUTATIONS = [
      "        self.outbox.put(kind, payload)  # ... then queued; the port's next save drops it\n"
      "        self.save(port)  # durable as pending first ...\n",
      [T_PERSIST + "test_a_cut_before_every_flash_write_loses_and_doubles_nothing",
-      "host_tests/test_power_cut_campaign.py::"
+      "host_tests/store/test_power_cut_campaign.py::"
       "test_sigkill_campaign_loses_and_doubles_nothing"],
      "a cut after the put: a start with no session, or an end record sent twice"),
     ("restore-drops-lock", "firmware/core/port.py",
@@ -135,28 +135,28 @@ MUTATIONS = [
     ("outbox-replaces-own-id", "firmware/store/outbox.py",
      '        if "id" not in payload:\n            payload["id"] = rid\n',
      '        if True:\n            payload["id"] = rid\n',
-     ["host_tests/dual/test_outbox.py::test_payload_bytes_are_compact_json_and_an_own_id_is_kept",
+     ["host_tests/store/test_outbox.py::test_payload_bytes_are_compact_json_and_an_own_id_is_kept",
       T_PERSIST + "test_a_cut_before_every_flash_write_loses_and_doubles_nothing"],
      "a re-queued record gets a new id: the server cannot de-duplicate it"),
     ("store-writes-in-place", "firmware/store/store.py",
      '    tmp = _path(d, name, "tmp")\n',
      '    tmp = _path(d, name, target)\n',
-     ["host_tests/dual/test_store.py::test_power_cut_at_every_step_leaves_the_last_or_the_new_copy"],
+     ["host_tests/store/test_store.py::test_power_cut_at_every_step_leaves_the_last_or_the_new_copy"],
      "a cut mid-write tears the slot being overwritten"),
     ("link-long-socket-wait", "firmware/link/slicesock.py",
      "self.poller.ipoll(link.slice_ms)",
      "self.poller.ipoll(link.slice_ms * 20)",
-     ["host_tests/test_uplink_mqtt.py::test_misbehaving_broker_only_costs_slices[silent]"],
+     ["host_tests/link/test_uplink_mqtt.py::test_misbehaving_broker_only_costs_slices[silent]"],
      "a silent broker holds the control loop 200 ms per socket wait"),
     ("link-idle-rarely", "firmware/link/uplink.py",
      '"idle_ms": 10,',
      '"idle_ms": 200,',
-     ["host_tests/test_uplink_mqtt.py::test_misbehaving_broker_only_costs_slices[stall]"],
+     ["host_tests/link/test_uplink_mqtt.py::test_misbehaving_broker_only_costs_slices[stall]"],
      "the control tick runs only every 200 ms while the link works"),
     ("feeder-never-sheds", "firmware/core/feeder.py",
      "                    app.ports[newest].pause(now)\n",
      "                    pass\n",
-     ["host_tests/test_feeder.py::"
+     ["host_tests/core/test_feeder.py::"
       "test_overload_pauses_the_newest_then_resumes_it_when_there_is_room"],
      "chargers together overload the cabinet feeder and nothing is paused: its breaker trips"),
     ("no-checkpoint", "firmware/store/persist.py",
@@ -167,13 +167,13 @@ MUTATIONS = [
     ("bl0942-checksum-ignored", "drivers/bl0942.py",
      "    if checksum(cmd, buf, o) != buf[o + 22]:\n",
      "    if False:\n",
-     ["host_tests/test_bl0942.py::test_every_corrupted_byte_is_refused",
-      "host_tests/test_bl0942.py::test_scanner_two_uarts_and_corrupted_replies_are_counted"],
+     ["host_tests/meters/test_bl0942.py::test_every_corrupted_byte_is_refused",
+      "host_tests/meters/test_bl0942.py::test_scanner_two_uarts_and_corrupted_replies_are_counted"],
      "a BL0942 reply corrupted on the wire reads as a real load: false trips or missed ones"),
     ("bl0942-no-request", "drivers/meterscan.py",
      "                uart.write(self._request)",
      "                pass",
-     ["host_tests/test_bl0942.py::test_scanner_sweeps_ten_bl0942_with_silent_and_garbage_ports"],
+     ["host_tests/meters/test_bl0942.py::test_scanner_sweeps_ten_bl0942_with_silent_and_garbage_ports"],
      "the scanner never asks: every BL0942 port goes silent and fails safe"),
     ("door-never-raised", "firmware/core/door.py",
      "        if self.clock.ticks_diff(now, self.opened_ms) >= limit_ms:\n",
@@ -190,7 +190,7 @@ MUTATIONS = [
      "        if err is not None:\n            return None, jti, err\n",
      "",
      [T_PARTS + "test_gate_refuses_before_any_claim_is_read",
-      "host_tests/test_cloud_props.py::test_hostile_commands_get_their_code_one_reply_and_change_nothing"],
+      "host_tests/protocol/test_cloud_props.py::test_hostile_commands_get_their_code_one_reply_and_change_nothing"],
      "a captured command (a start, an unlock) can be replayed"),
     ("live-flag-ignored", "firmware/protocol/settings.py",
      "        if config_mod.live(k):\n",

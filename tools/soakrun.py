@@ -4,7 +4,7 @@
                                    [--keep DIR]
 
 Builds the scenario and its plan (tools/sim/soak.py), starts mosquitto on a free loopback
-port and a subscriber that plays the operator's server (host_tests/mqttkit.py: it
+port and a subscriber that plays the operator's server (host_tests/kit/mqttkit.py: it
 validates every message against the protocol's schemas), runs tools/sim/run.py on the
 MicroPython unix port against that broker, then checks the event log and the records the
 broker delivered. Prints one JSON line of figures and a FAIL line per broken expectation;
@@ -21,7 +21,7 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-for _p in (os.path.join(ROOT, "host_tests"), os.path.join(ROOT, "tools", "sim"), ROOT):
+for _p in (os.path.join(ROOT, "host_tests", "kit"), os.path.join(ROOT, "tools", "sim"), ROOT):
     if _p not in sys.path:
         sys.path.insert(0, _p)
 

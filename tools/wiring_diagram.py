@@ -4,7 +4,7 @@
 
 Plain SVG text, no dependencies; the PNG export uses cairosvg (pinned in
 requirements.txt; it needs Debian's libcairo2). Every GPIO number on the drawing comes
-from firmware/system/config.py DEFAULT_PINS, so host_tests/test_docs.py can check the drawing
+from firmware/system/config.py DEFAULT_PINS, so host_tests/tools/test_docs.py can check the drawing
 is up to date.
 """
 

@@ -1,5 +1,5 @@
 """Wall time of tools/sim/uptime.py: 30 virtual days of the firmware core on the
-MicroPython unix port (host_tests/test_month_uptime.py checks what happens). Prints
+MicroPython unix port (host_tests/system/test_month_uptime.py checks what happens). Prints
 `name value unit` lines. CPython host tool."""
 
 import json

@@ -1,6 +1,6 @@
 """Every int the steady-state control tick touches stays below 2**30 (the ESP32's
 small-int bound: a bigger int is a long int, allocated on the heap every time it is
-made). CPython host tool; host_tests/test_small_ints.py and make bench run it.
+made). CPython host tool; host_tests/core/test_small_ints.py and make bench run it.
 
     .venv/bin/python tools/bench/smallint.py [TICKS]
 
@@ -18,8 +18,8 @@ import types
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.realpath(os.path.dirname(os.path.dirname(HERE)))
-for _p in (os.path.join(ROOT, "host_tests", "cpython_shims"), os.path.join(ROOT, "lib"), ROOT,
-           os.path.join(ROOT, "tools", "sim"), HERE):
+for _p in (os.path.join(ROOT, "host_tests", "kit", "cpython_shims"), os.path.join(ROOT, "lib"),
+           ROOT, os.path.join(ROOT, "tools", "sim"), HERE):
     if _p not in sys.path:
         sys.path.insert(0, _p)
 

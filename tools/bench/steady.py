@@ -4,7 +4,7 @@
 #
 # Shared by tools/bench/bench_control.py (heap bytes per tick on the unix port) and
 # tools/bench/smallint.py (every int the hot path touches stays below 2**30, the ESP32's
-# small-int bound; run by host_tests/test_small_ints.py and make bench). The set-up:
+# small-int bound; run by host_tests/core/test_small_ints.py and make bench). The set-up:
 # - 10 ports, the real HLW8032 driver (drivers/meterscan.py, drivers/hlw8032.py) reading
 #   replayed 4800 8E1 frames (a zero-allocation UART stand-in), relays and sensors from
 #   tools/bench/benchboard.py; no persistence (record building is not the hot path);

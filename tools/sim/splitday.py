@@ -19,7 +19,7 @@ A power cut kills the device process (its RAM is lost) and starts another that b
 the state directory. Commands are signed with the cabinet key, as a server would, and go
 through the firmware's JWS check. Records are acked as they leave the outbox (no broker),
 as run.py does without --broker. The event log is run.py's: the same scenario gives the
-same sessions and bills in both (host_tests/test_splitday.py).
+same sessions and bills in both (host_tests/sim/test_splitday.py).
 
 CPython host tool.
 """
@@ -36,7 +36,7 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 # The world is the simulator on CPython: MicroPython's `micropython` and `framebuf` come
 # from the host tests' shims, ssd1306 from lib/ (make deps).
 sys.path[:0] = [HERE, ROOT, os.path.join(ROOT, "lib"),
-                os.path.join(ROOT, "host_tests", "cpython_shims")]
+                os.path.join(ROOT, "host_tests", "kit", "cpython_shims")]
 
 import dayplan  # noqa: E402
 import machine  # noqa: E402
