@@ -12,8 +12,9 @@ HERE = os.path.join(ROOT, "host_tests")
 DUALKIT = os.path.join(HERE, "dualkit")
 # The marker is a plain module-level assignment so the unix port needs nothing to read it.
 MARKER = re.compile(r"^DUAL = True\b", re.M)
-# The 29 dual modules of the old host_tests/dual folder, panel/test_panel.py and core/test_feeder.py: a marker lost in
-# a move or an edit turns this red instead of silently running fewer modules.
+# The 29 dual modules of the old host_tests/dual folder, panel/test_panel.py and
+# core/test_feeder.py: a marker lost in a move or an edit turns this red instead of
+# silently running fewer modules.
 AT_LEAST = 31
 
 
