@@ -5,7 +5,7 @@
 import pytest
 import scenario as scenario_mod  # tools/sim on the path (conftest)
 from simrun import of, run_scenario
-from test_protocol_parts import Clock
+from stepclock import Clock
 
 from firmware.core import codes
 from firmware.core.door import DoorWatch
@@ -15,7 +15,7 @@ from firmware.system import config as config_mod
 def _watch(door_open_s=120):
     cfg = config_mod.defaults()
     cfg["door_open_s"] = door_open_s
-    clock = Clock()
+    clock = Clock(1764201600)  # 2025-11-27
     got = []
     w = DoorWatch(cfg, clock, lambda c, p, lvl, v: got.append(("raised", c, p, lvl, v)),
                   lambda c, p: got.append(("cleared", c, p)))

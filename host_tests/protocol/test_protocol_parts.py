@@ -7,6 +7,8 @@ import json
 import os
 import re
 
+from stepclock import Clock
+
 from firmware.core import billing, codes
 from firmware.protocol import cards as cards_mod
 from firmware.protocol import commands, jws, settings
@@ -20,32 +22,12 @@ NOW = 1764201600  # 2025-11-27
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-class Clock:
-    def __init__(self):
-        self.ms = 0
-
-    def ticks_ms(self):
-        return self.ms
-
-    def ticks_diff(self, a, b):
-        return a - b
-
-    def ticks_add(self, a, d):
-        return a + d
-
-    def time(self):
-        return NOW + self.ms // 1000
-
-    def since2024_s(self):
-        return self.time() - 1704067200
-
-
 class App:
     """The app's verbs and views the protocol uses (firmware/core/app.py), recorded."""
 
     def __init__(self, n=4):
         self.cfg = config_mod.defaults()
-        self.clock = Clock()
+        self.clock = Clock(NOW)
         self.n = n
         self.boot_no = 7
         self.calls = []
@@ -130,7 +112,7 @@ def test_parsers_check_before_handlers_act(tmp_path):
 
 
 def test_gate_refuses_before_any_claim_is_read(tmp_path):
-    clock = Clock()
+    clock = Clock(NOW)
     g = Gate(config_mod.defaults(), str(tmp_path), clock, lambda: True)
     ok = jws.sign({"op": "status", "jti": "a", "exp": NOW + 60}, KEY).encode()
     assert g.open(ok)[2] is None and g.open(ok) == (None, "a", codes.E_REPLAYED)
@@ -175,7 +157,7 @@ def test_cards_list_bound_and_authorisation(tmp_path):
     app, cloud = _cloud(tmp_path)
     assert _send(cloud, {"op": "cards", "add": ["04a1b2c3"]})["ok"]
     assert cloud.card_ok("04A1B2C3") and len(cloud.cards) == 1
-    kept = cards_mod.Cards(str(tmp_path), None, "x", 0, Clock(), None)  # from flash
+    kept = cards_mod.Cards(str(tmp_path), None, "x", 0, Clock(NOW), None)  # from flash
     assert kept.ok("04a1b2c3")
     many = ["%08X" % i for i in range(cards_mod.MAX_CARDS)]
     assert cloud.cards.update(many, []) == codes.E_BAD_ARGS  # (too big for one token)
