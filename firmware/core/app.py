@@ -239,6 +239,8 @@ class App:
         self.tariff = billing.tariff(cfg)  # sessions started from now on
         self.protection.configure(cfg)
         self.feeder.configure(cfg)
+        for port in self.ports:
+            port.configure(cfg)
         for k in keys:
             if k in JUDGE_KEYS:
                 for port in self.ports:

@@ -39,6 +39,7 @@ class Port:
         self.last_e = m.energy_mwh[p]
         self.guard = Guard(now)
         self.stale = False  # the judge takes new thresholds once the session ends
+        self.configure(cab.cfg)
 
     # --- readings ---
     def on_reading(self, now, mw, ma, mv, e):
@@ -73,7 +74,7 @@ class Port:
             elif reason == JUDGED_FULL:
                 reason = None
                 self._set_state(codes.FLOAT, now)
-        if reason is None and s.charge_ms >= self.cab.cfg["max_session_s"] * 1000:
+        if reason is None and s.charge_ms >= self.max_ms:
             reason = codes.MAX_DURATION
         if reason is not None:
             self.end(reason)
@@ -232,6 +233,10 @@ class Port:
                 self.end(codes.MAX_DURATION)
         if self.stale and self.session is None:
             self.configure_judge()
+
+    def configure(self, cfg):
+        """The port's own thresholds (a live config key: running sessions too)."""
+        self.max_ms = int(cfg["max_session_s"] * 1000)  # bound here: read on every reading
 
     def configure_judge(self):
         """New judge thresholds from the cabinet's config: at once when idle, else from the
