@@ -29,24 +29,38 @@ def hub_cli(*args):
 
 class HubProc:
     def __init__(self, db, broker_port, tmp, name=None, extra=(), env=None):
-        self.port = free_port()
-        self.url = "http://127.0.0.1:%d" % self.port
-        self.name = name or "hub-test-%d" % self.port
-        self.log = os.path.join(str(tmp), "%s.log" % self.name)
-        cmd = [sys.executable, "-m", "tools.hub", "serve", "--db", db, "--broker",
-               "127.0.0.1:%d" % broker_port, "--http", "127.0.0.1:%d" % self.port,
-               "--name", self.name] + list(extra)
-        e = dict(os.environ)
-        e.update(env or {})
-        self.p = subprocess.Popen(cmd, cwd=ROOT, stdout=open(self.log, "w"),
-                                  stderr=subprocess.STDOUT, env=e)
+        # free_port() only finds a port that was free a moment ago: another process on the
+        # machine may bind it first. The hub then exits "address already in use"; that, and
+        # only that, is tried again on another port (three tries at most).
+        for attempt in range(3):
+            self.port = free_port()
+            self.url = "http://127.0.0.1:%d" % self.port
+            self.name = name or "hub-test-%d" % self.port
+            self.log = os.path.join(str(tmp), "%s.log" % self.name)
+            cmd = [sys.executable, "-m", "tools.hub", "serve", "--db", db, "--broker",
+                   "127.0.0.1:%d" % broker_port, "--http", "127.0.0.1:%d" % self.port,
+                   "--name", self.name] + list(extra)
+            e = dict(os.environ)
+            e.update(env or {})
+            self.p = subprocess.Popen(cmd, cwd=ROOT, stdout=open(self.log, "w"),
+                                      stderr=subprocess.STDOUT, env=e)
+            if self._wait_up() or attempt == 2:
+                break
+        assert self.p.poll() is None, "hub exited: %s" % open(self.log).read()[-3000:]
+
+    def _wait_up(self):
+        """True when the hub answers /healthz with its broker connected, False when it
+        exited because its port was taken; anything else fails the test."""
         end = time.time() + 30
         while time.time() < end:
-            assert self.p.poll() is None, "hub exited: %s" % open(self.log).read()[-3000:]
+            if self.p.poll() is not None:
+                out = open(self.log).read()
+                assert "address already in use" in out, "hub exited: %s" % out[-3000:]
+                return False
             try:
                 st, doc = call("GET", self.url + "/healthz")
                 if st == 200 and doc["mqtt"]:
-                    return
+                    return True
             except OSError:
                 pass
             time.sleep(0.1)
