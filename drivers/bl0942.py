@@ -29,7 +29,8 @@ from array import array
 
 from micropython import const
 
-from drivers.hlw8032 import _muldiv, wrap_add
+from drivers.hlw8032 import _muldiv
+from drivers.pulse_energy import cap_elapsed, implausible, wrap_add
 
 PACKET_LEN = const(23)
 _HEAD = const(0x55)
@@ -204,8 +205,6 @@ class PacketReader:
 
 _CF_MASK = const(0xFFFFFF)
 _CHUNK = const(2047)  # counts added per step: 2047 * 186894 uWh < 2**29
-_JUMP_SLACK_MS = const(500)
-_ELAPSED_CAP_MS = const(600000)
 _MAX_W = const(5000)
 _MW_CAP = const(1 << 24)  # _muldiv's operand bound (16.7 kW: far above any port)
 
@@ -246,11 +245,8 @@ class CfEnergy:
         if last < 0:
             return 0
         delta = (count - last) & _CF_MASK
-        if elapsed_ms < 0:
-            elapsed_ms = 0
-        elif elapsed_ms > _ELAPSED_CAP_MS:
-            elapsed_ms = _ELAPSED_CAP_MS
-        if delta > self._max_cps * ((elapsed_ms + _JUMP_SLACK_MS) // 1000 + 1):
+        elapsed_ms = cap_elapsed(elapsed_ms)  # _muldiv below stays small
+        if implausible(delta, self._max_cps, elapsed_ms):
             self.jumps += 1
             return -1
         if delta:

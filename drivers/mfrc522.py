@@ -8,7 +8,8 @@
 # SPI mode 0, MSB first, up to 10 Mbit/s (datasheet 8.1.2). A poll() with no card is one
 # REQA bounded by the chip's timer (RF_TIMEOUT_US after the request has gone); a card
 # adds the anticollision loop, one SELECT per cascade level (CRC_A from the chip's CRC
-# coprocessor) and HLTA.
+# coprocessor) and HLTA. This module is the chip layer (registers, FIFO, timer, the
+# exchanges, reset and health) and poll(); the card layer is drivers/iso14443.py.
 #
 # Repeats: REQA wakes only IDLE cards and every read ends with HLTA, so a card resting
 # on the reader is reported once, several cards in the field one per poll (the "1"
@@ -26,6 +27,8 @@
 # failed attempt one more failure. The app raises its reader alarm from `healthy`.
 
 from micropython import const
+
+from drivers.iso14443 import read_uid
 
 # Registers (datasheet 9.2). SPI address byte: bit 7 = read, bits 6-1 = register.
 _COMMAND_REG = const(0x01)
@@ -63,7 +66,6 @@ _TIMER_IRQ = const(0x01)
 _CRC_IRQ = const(0x04)  # DivIrqReg
 _COLL_ERR = const(0x08)
 _ERR_FATAL = const(0x53)  # TempErr (antenna drivers off), BufferOvfl, ParityErr, ProtocolErr
-_COLL_POS_NOT_VALID = const(0x20)
 
 # Settings
 _T_PRESCALER = const(169)  # timer tick (2 * 169 + 1) / 13.56 MHz = 25.0 us
@@ -74,19 +76,13 @@ _MODE_CRC_6363 = const(0x3D)  # ModeReg: TxWaitRF, MFIN active high, CRC preset 
 _ANTENNA = const(0x03)  # TxControlReg: Tx1RFEn | Tx2RFEn
 _STARTSEND = const(0x80)
 
-# ISO/IEC 14443-3 type A
-_REQA = const(0x26)  # 7-bit short frame; IDLE cards answer ATQA (WUPA 0x52: HALT too)
-_HLTA = const(0x50)  # 50 00 + CRC_A; a card never answers it
-_SEL_CL1 = const(0x93)  # SEL of cascade level n is 0x93 + 2 * (n - 1)
-_NVB_SELECT = const(0x70)  # NVB: 7 whole bytes, i.e. all 40 bits of UID CLn + BCC
-_CASCADE_TAG = const(0x88)  # first byte of UID CLn when the UID goes on
-_SAK_CASCADE = const(0x04)  # SAK b3 (ISO numbering from b1): UID not complete
+# Timing
 _GUARD_MS = const(5)  # unmodulated field before the first command (cards power up)
 _WAIT_MS = const(10)  # no IRQ this long with a 1 ms chip timer: the chip is not running
 _IRQ_POLL_US = const(100)  # between IRQ register reads while the RF exchange runs
 _RESET_MS = const(10)  # bound for the oscillator to run after a reset (~38 us typ.)
 
-# Exchange results
+# Exchange results (drivers/iso14443.py repeats them and the commands it sends)
 _OK = const(0)
 _TIMEOUT = const(1)  # chip timer expired: nobody answered
 _COLL = const(2)
@@ -281,118 +277,6 @@ class MFRC522:
         self._wr(_COMMAND_REG, _CMD_IDLE)
         return self._rd(_CRC_RESULT_L_REG) | self._rd(_CRC_RESULT_M_REG) << 8
 
-    def _cascade(self, level):
-        """Anticollision and SELECT at one cascade level: the SAK, -1 RF error, -2 hung.
-        UID CLn + BCC are left in frame[2:7]."""
-        f = self._frame
-        rx = self._rx
-        sel = _SEL_CL1 + 2 * level
-        known = 0  # UID CLn bits settled so far
-        for _ in range(33):  # every round settles at least one more of 32 bits
-            pos = known >> 3
-            align = known & 7
-            f[0] = sel
-            f[1] = ((2 + pos) << 4) | align  # NVB: whole bytes sent, extra bits
-            r = self._exchange(_CMD_TRANSCEIVE, 2 + pos + (1 if align else 0),
-                               (align << 4) | align)
-            if r == _HUNG:
-                return -2
-            if r != _OK and r != _COLL:
-                return -1
-            for i in range(self._rx_n):  # received bits continue at bit `known`
-                k = 2 + pos + i
-                if k > 6:
-                    break
-                v = rx[1 + i]
-                if i == 0 and align:
-                    m = (1 << align) - 1
-                    v = (f[k] & m) | (v & ~m & 0xFF)
-                f[k] = v
-            if r == _OK:
-                if self._rx_n != 5 - pos or f[2] ^ f[3] ^ f[4] ^ f[5] != f[6]:
-                    return -1  # BCC wrong or a short frame
-                break
-            coll = self._rd(_COLL_REG)
-            if coll & _COLL_POS_NOT_VALID:
-                return -1
-            # CollPos counts from bit 0 of the first FIFO byte (RxAlign included),
-            # 1 = first bit, 0 = 32nd; the first FIFO byte is UID CLn byte `pos`.
-            bit = 8 * pos + ((coll & 0x1F) or 32) - 1
-            if bit < known or bit >= 32:
-                return -1
-            k = 2 + (bit >> 3)
-            b = bit & 7
-            f[k] = (f[k] & ((1 << b) - 1)) | (1 << b)  # follow the cards with a 1 there
-            known = bit + 1
-        else:
-            return -1
-        f[1] = _NVB_SELECT
-        crc = self._crc(f, 0, 7)
-        if crc < 0:
-            return -2
-        f[7] = crc & 0xFF  # CRC_A goes low byte first
-        f[8] = crc >> 8
-        r = self._exchange(_CMD_TRANSCEIVE, 9, 0)
-        if r == _HUNG:
-            return -2
-        if r != _OK or self._rx_n != 3 or self._rx_last_bits:
-            return -1
-        sak = rx[1]
-        got = rx[2] | rx[3] << 8
-        crc = self._crc(rx, 1, 1)
-        if crc < 0:
-            return -2
-        return sak if crc == got else -1
-
-    def _halt(self):
-        f = self._frame
-        f[0] = _HLTA
-        f[1] = 0
-        crc = self._crc(f, 0, 2)
-        if crc >= 0:
-            f[2] = crc & 0xFF
-            f[3] = crc >> 8
-            self._exchange(_CMD_TRANSMIT, 4, 0)
-
-    def _read_uid(self):
-        """UID length into self._uid; 0 no card or an RF error; -1 chip not working."""
-        f = self._frame
-        f[0] = _REQA
-        r = self._exchange(_CMD_TRANSCEIVE, 1, 7)  # short frame: TxLastBits = 7
-        if r == _HUNG:
-            return -1
-        if r == _TIMEOUT:
-            return 0
-        # ATQA: 2 bytes; a collision in it just means several cards (ISO 14443-3 6.5.2)
-        if r == _ERROR or self._rx_n != 2:
-            self.rf_errors += 1
-            return 0
-        uid = self._uid
-        n = 0
-        for level in range(3):
-            sak = self._cascade(level)
-            if sak < 0:
-                if sak == -2:
-                    return -1
-                self.rf_errors += 1
-                return 0
-            if sak & _SAK_CASCADE:
-                if f[2] != _CASCADE_TAG:
-                    break
-                for i in range(3):
-                    uid[n + i] = f[3 + i]
-                n += 3
-                continue
-            if f[2] == _CASCADE_TAG and level == 0:
-                break  # 0x88 cannot start a complete UID CLn at level 1
-            for i in range(4):
-                uid[n + i] = f[2 + i]
-            self.sak = sak
-            self._halt()
-            return n + 4
-        self.rf_errors += 1
-        return 0
-
     # --- API ---
     def poll(self):
         """One detection attempt: a newly presented card's UID (bytes), else None."""
@@ -414,7 +298,7 @@ class MFRC522:
             self._guard = False
         if self._last_n and self._tdiff(now, self._last_ms) >= self.repeat_ms:
             self._last_n = 0  # the repeat window is over: forget the card, stop comparing
-        n = self._read_uid()
+        n = read_uid(self)
         if n < 0:
             self._fault()
             return None

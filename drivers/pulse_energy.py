@@ -26,6 +26,21 @@ _ELAPSED_CAP_MS = const(600000)  # beyond this the 16-bit counter is ambiguous a
 _WRAP = const(0x3FFFFFFF)  # mwh and pulses wrap at 2**30: small ints on the ESP32
 
 
+def cap_elapsed(ms):
+    """The time between two readings, clamped to 0.._ELAPSED_CAP_MS (a counter that has not
+    been read for longer is ambiguous anyway, and the products stay small)."""
+    if ms < 0:
+        return 0
+    return ms if ms < _ELAPSED_CAP_MS else _ELAPSED_CAP_MS
+
+
+def implausible(delta, per_s, elapsed_ms):
+    """More counts than a port at most power (per_s counts a second) makes in elapsed_ms
+    (capped) plus the frame timing slack: a corrupted counter or a swapped chip, not energy.
+    Shared by every counting meter chip (HLW8032 PF pulses, BL0942 CF counts)."""
+    return delta > per_s * ((elapsed_ms + _JUMP_SLACK_MS) // 1000 + 1)
+
+
 def wrap_add(c, d):
     """Counter c plus d (both 0.._WRAP), wrapped at 2**30 without a long int."""
     room = _WRAP - c
@@ -89,11 +104,7 @@ class PulseEnergy:
         missed = toggled != (1 if count < last else 0)
         if missed:
             delta += 0x10000
-        if elapsed_ms < 0:
-            elapsed_ms = 0
-        elif elapsed_ms > _ELAPSED_CAP_MS:
-            elapsed_ms = _ELAPSED_CAP_MS
-        if delta > self._max_pps * ((elapsed_ms + _JUMP_SLACK_MS) // 1000 + 1):
+        if implausible(delta, self._max_pps, cap_elapsed(elapsed_ms)):
             self.jumps += 1
             return -1
         if missed:

@@ -279,7 +279,7 @@ class App:
         if diff(now, self.last_close_ms) < settle_ms:
             return False
         for port in self.ports:
-            if diff(now, port.guard.off_ms) < settle_ms:
+            if diff(now, port.off_ms) < settle_ms:
                 return False
         return True
 

@@ -1,5 +1,6 @@
-# One charging port: its state, session, judge, relay, guard and meter bookkeeping, and
-# the verbs the rest of the firmware uses on it.
+# One charging port: its state, session, judge, relay, protection counters (it is its own
+# Guard, protection.py) and meter bookkeeping, and the verbs the rest of the firmware uses
+# on it.
 #
 # The port acts on verdicts: Protection (protection.py) and the Judge (judge.py) only
 # decide; a trip opens the relay first (fail safe), then raises the alarm, then ends the
@@ -19,7 +20,10 @@ _TRIP_ALARMS = (codes.A_OVERCURRENT, codes.A_OVERPOWER, codes.A_PORT_OVERTEMP,
                 codes.A_RELAY_WELDED)
 
 
-class Port:
+class Port(Guard):
+    """One port. It is its own protection Guard (protection.py: the counters Protection
+    reads and counts), so a port is one object on the heap, not two."""
+
     def __init__(self, cab, p, now):
         self.cab = cab
         self.p = p
@@ -37,7 +41,7 @@ class Port:
         self.last_frames = m.frames[p]
         self.last_ms = now  # time of the last reading taken into account
         self.last_e = m.energy_mwh[p]
-        self.guard = Guard(now)
+        Guard.__init__(self, now)
         self.stale = False  # the judge takes new thresholds once the session ends
         self.configure(cab.cfg)
 
@@ -48,10 +52,9 @@ class Port:
         self.last_ms = now
         de = counter_diff(e, self.last_e)  # meter counters wrap at 2**30 (small ints)
         self.last_e = e
-        g = self.guard
-        if g.silent:
+        if self.silent:
             self._meter_back()
-        verdict = self.protection.reading(g, now, mw, ma, mv, self.relay_on)
+        verdict = self.protection.reading(self, now, mw, ma, mv, self.relay_on)
         if verdict is not None:
             self.trip(verdict)
             return
@@ -89,10 +92,9 @@ class Port:
 
     def meter_silent(self):
         """The meter stopped answering: relay off, session ended, port in fault."""
-        g = self.guard
-        if g.silent:
+        if self.silent:
             return
-        g.silent = True
+        self.silent = True
         cab = self.cab
         p = self.p
         code = codes.A_METER_GARBAGE if cab.meters.garbage(p) else codes.A_METER_SILENT
@@ -107,7 +109,7 @@ class Port:
             self._set_state(codes.FAULT)
 
     def _meter_back(self):
-        self.guard.silent = False
+        self.silent = False
         cab = self.cab
         cab.clear_alarm(codes.A_METER_SILENT, self.p)
         cab.clear_alarm(codes.A_METER_GARBAGE, self.p)
@@ -117,7 +119,7 @@ class Port:
     # --- relay and state ---
     def may_close(self):
         st = self.state
-        return not (self.cab.protection.stopped() or self.guard.silent
+        return not (self.cab.protection.stopped() or self.silent
                     or st == codes.LOCKED or st == codes.FAULT)
 
     def set_relay(self, on):
@@ -127,7 +129,7 @@ class Port:
         cab.relays.set(self.p, on)
         if self.relay_on != on:
             self.relay_on = on
-            self.guard.relay_changed(on, cab.clock.ticks_ms())
+            self.relay_changed(on, cab.clock.ticks_ms())
             cab.emit({"ev": "relay", "port": self.p, "on": on})
 
     def close(self, now):
@@ -219,7 +221,7 @@ class Port:
         # Stored ticks compared for ever: ages saturate (firmware/core/ticks.py).
         self.state_ms = fresh(clock, now, self.state_ms)
         self.last_ms = fresh(clock, now, self.last_ms)
-        cab.protection.refresh(self.guard, now)
+        cab.protection.refresh(self, now)
         st = self.state
         if st == codes.ENDED and diff(now, self.state_ms) >= _ENDED_HOLD_MS:
             self._set_state(codes.IDLE, now)

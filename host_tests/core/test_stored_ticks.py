@@ -40,7 +40,6 @@ STORED = {
     "firmware/core/protection.py:Protection.off_ms": ("fresh", "Guard.off_ms; refresh()"),
     "firmware/core/protection.py:Protection.over_since": ("fresh", "Guard.over_since; refresh()"),
     "firmware/core/app.py:App.ports": ("no_tick", "Port objects built with now: see Port"),
-    "firmware/core/port.py:Port.guard": ("no_tick", "a Guard built with now: see Guard"),
     "firmware/store/journal.py:Journal.last_ms": (
         "rearmed", "written on every save: each state change and every checkpoint_s while "
         "charging, the only time due() compares it (a negative gap counts as due)"),

@@ -280,3 +280,29 @@ def test_custom_sak_and_card_objects():
 def test_uid_hex():
     assert uid_hex(b"\x04\xa1\xb2\xc3") == "04A1B2C3"
     assert uid_hex(bytearray(b"\x00\x0f\xf0\xff\x01\x10\xab")) == "000FF0FF0110AB"
+
+
+def test_card_layer_constants_match_the_chip_layer():
+    # `_NAME = const()` cannot be imported, so drivers/iso14443.py repeats the chip
+    # commands, registers and exchange results it uses: they must equal the driver's.
+    import sys
+
+    if sys.implementation.name != "cpython":
+        return  # reads the sources: the check is the same on every runtime
+    import os
+
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+    def consts(name):
+        out = {}
+        with open(os.path.join(root, "drivers", name)) as f:
+            for line in f:
+                if line.startswith("_") and " = const(" in line:
+                    k, v = line.split(" = const(", 1)
+                    out[k] = int(v.split(")", 1)[0], 0)
+        return out
+
+    chip, card = consts("mfrc522.py"), consts("iso14443.py")
+    shared = set(chip) & set(card)
+    assert {"_COLL_REG", "_CMD_TRANSCEIVE", "_CMD_TRANSMIT", "_OK", "_HUNG"} <= shared
+    assert all(chip[k] == card[k] for k in shared), shared
