@@ -11,6 +11,7 @@
 from firmware.core import billing, codes
 from firmware.core.door import DoorWatch
 from firmware.core.feeder import Feeder
+from firmware.core.judge import Rules
 from firmware.core.nopersist import NoPersist
 from firmware.core.port import Port
 from firmware.core.protection import Protection
@@ -39,6 +40,8 @@ class App:
         self.tariff = self.tariff_for(None)
         now = self.clock.ticks_ms()
         self.protection = Protection(self.clock, board.sensors, self, cfg)
+        self.rules = Rules(cfg)  # the judges' thresholds (judge.py), shared
+        self.max_ms = int(cfg["max_session_s"] * 1000)  # the hard cap, read per reading
         self.ports = [Port(self, p, now) for p in range(n)]
         self.seq = 0  # sessions started this boot
         self.alarm_seq = 0
@@ -239,10 +242,10 @@ class App:
         self.tariff = billing.tariff(cfg)  # sessions started from now on
         self.protection.configure(cfg)
         self.feeder.configure(cfg)
-        for port in self.ports:
-            port.configure(cfg)
+        self.max_ms = int(cfg["max_session_s"] * 1000)  # live: running sessions too
         for k in keys:
             if k in JUDGE_KEYS:
+                self.rules = Rules(cfg)
                 for port in self.ports:
                     port.configure_judge()
                 break

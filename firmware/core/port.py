@@ -27,11 +27,9 @@ class Port(Guard):
     def __init__(self, cab, p, now):
         self.cab = cab
         self.p = p
-        self.clock = cab.clock  # bound once: on_reading runs per port per tick
-        self.protection = cab.protection
         self.state = codes.IDLE
         self.session = None
-        self.judge = Judge(cab.cfg)
+        self.judge = Judge(cab.rules)
         self.relay_on = False
         self.want_on = False  # waiting for its staggered relay closing
         self.resume_state = None  # where a deferred session goes back to
@@ -42,19 +40,18 @@ class Port(Guard):
         self.last_ms = now  # time of the last reading taken into account
         self.last_e = m.energy_mwh[p]
         Guard.__init__(self, now)
-        self.stale = False  # the judge takes new thresholds once the session ends
-        self.configure(cab.cfg)
 
     # --- readings ---
     def on_reading(self, now, mw, ma, mv, e):
         """A fresh meter reading: protection first, then billing and the judgement."""
-        dt = self.clock.ticks_diff(now, self.last_ms)
+        cab = self.cab
+        dt = cab.clock.ticks_diff(now, self.last_ms)
         self.last_ms = now
         de = counter_diff(e, self.last_e)  # meter counters wrap at 2**30 (small ints)
         self.last_e = e
         if self.silent:
             self._meter_back()
-        verdict = self.protection.reading(self, now, mw, ma, mv, self.relay_on)
+        verdict = cab.protection.reading(self, now, mw, ma, mv, self.relay_on)
         if verdict is not None:
             self.trip(verdict)
             return
@@ -64,7 +61,7 @@ class Port(Guard):
         s.charge_ms += dt
         if de > 0:
             s.mwh += de
-            s.bill.add_energy(de, self.clock.since2024_s())  # small int: TOU slot
+            s.bill.add_energy(de, cab.clock.since2024_s())  # small int: TOU slot
         s.bill.add_time(dt, mw // 1000)
         if mw > s.peak_mw:
             s.peak_mw = mw
@@ -77,7 +74,7 @@ class Port(Guard):
             elif reason == JUDGED_FULL:
                 reason = None
                 self._set_state(codes.FLOAT, now)
-        if reason is None and s.charge_ms >= self.max_ms:
+        if reason is None and s.charge_ms >= cab.max_ms:
             reason = codes.MAX_DURATION
         if reason is not None:
             self.end(reason)
@@ -233,20 +230,13 @@ class Port(Guard):
             if (s is not None and diff(now, self.state_ms) >= cap_s * 1000
                     and s.may_start(clock.since2024_s() - cap_s)):
                 self.end(codes.MAX_DURATION)
-        if self.stale and self.session is None:
-            self.configure_judge()
-
-    def configure(self, cfg):
-        """The port's own thresholds (a live config key: running sessions too)."""
-        self.max_ms = int(cfg["max_session_s"] * 1000)  # bound here: read on every reading
+        self.configure_judge()
 
     def configure_judge(self):
-        """New judge thresholds from the cabinet's config: at once when idle, else from the
+        """The cabinet's current judge rules (app.rules): at once when idle, else from the
         end of the session (a running session keeps the rules it started with)."""
-        self.stale = True
         if self.session is None:
-            self.judge.configure(self.cab.cfg)
-            self.stale = False
+            self.judge.rules = self.cab.rules
 
     # --- persistence (store/persist.py) ---
     def snapshot(self):

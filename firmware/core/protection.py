@@ -9,20 +9,20 @@ from firmware.core.ticks import fresh
 
 _WELD_GRACE_MS = 1500  # contacts open in ~10 ms; a meter frame integrates ~55 ms
 _WELD_HITS = 2  # fresh readings over relay_weld_w with the relay open
+NOT_OVER = -1  # Guard.over_since while not over the limit (ticks are never negative)
 
 
 class Guard:
     """One port's protection counters; its Port owns it, Protection reads and counts."""
 
     def __init__(self, now):
-        self.over = False  # over the power limit (or resistive) since over_since
-        self.over_since = now
+        self.over_since = NOT_OVER  # over the power limit (or resistive) since this tick
         self.off_ms = now  # when the relay last opened
         self.weld_hits = 0
         self.silent = False  # the port's meter stopped answering
 
     def relay_changed(self, on, now):
-        self.over = False
+        self.over_since = NOT_OVER
         if not on:
             self.off_ms = now
             self.weld_hits = 0
@@ -65,13 +65,12 @@ class Protection:
             return (codes.OVERCURRENT, codes.A_OVERCURRENT, ma // 10 / 100)
         if live:
             if mw > self.limit_mw or (mw > self.resistive_mw and self._resistive(mw, ma, mv)):
-                if not g.over:
-                    g.over = True
+                if g.over_since == NOT_OVER:
                     g.over_since = now
                 elif self.clock.ticks_diff(now, g.over_since) >= self.hold_ms:
                     return (codes.OVERPOWER, codes.A_OVERPOWER, mw // 1000)
             else:
-                g.over = False
+                g.over_since = NOT_OVER
             return None
         # Relay open: any real power means welded contacts (or a short across them).
         if mw > self.weld_mw and self.clock.ticks_diff(now, g.off_ms) >= _WELD_GRACE_MS:
@@ -102,7 +101,8 @@ class Protection:
         weeks is still "long open" to the welded-relay check."""
         clock = self.clock
         g.off_ms = fresh(clock, now, g.off_ms)
-        g.over_since = fresh(clock, now, g.over_since)
+        if g.over_since != NOT_OVER:
+            g.over_since = fresh(clock, now, g.over_since)
 
     # --- cabinet sensors, once a second ---
     def cabinet(self):

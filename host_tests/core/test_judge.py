@@ -1,7 +1,7 @@
 # End-of-charge judgement (firmware/core/judge.py Judge) fed reading by reading: the window
 # average behind `unplugged` and the full/recharge hysteresis around full_w.
 from firmware.core import codes
-from firmware.core.judge import JUDGED_FULL, Judge
+from firmware.core.judge import JUDGED_FULL, Judge, Rules
 from firmware.system.config import defaults
 
 DUAL = True  # also runs on the MicroPython unix port (test_dual_on_unix_port.py)
@@ -14,7 +14,7 @@ class Feed:
 
     def __init__(self):
         self.cfg = defaults()
-        self.judge = Judge(self.cfg)
+        self.judge = Judge(Rules(self.cfg))
         self.mws_ms = 0  # energy in mW*ms (3 600 000 of them make 1 mWh)
         self.t_ms = 0
         self.full_at_ms = None

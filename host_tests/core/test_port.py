@@ -49,3 +49,37 @@ def test_the_cap_ends_a_session_at_max_session_s_of_charge():
     _run(app, 100 * 1000)
     ends = [e for e in events if e["ev"] == "session_end"]
     assert [(e["reason"], e["charge_s"]) for e in ends] == [(codes.MAX_DURATION, 600)]
+
+
+def test_overpower_trips_after_the_hold_and_a_dip_restarts_the_hold():
+    from stepclock import Clock
+
+    from drivers.board import NoPortSensors
+    from firmware.core.protection import NOT_OVER, Guard, Protection
+
+    cfg, _ = config_mod.validate({})
+    clock = Clock(1764201600)
+    pr = Protection(clock, NoPortSensors(), None, cfg)
+    g = Guard(0)
+    hold = pr.hold_ms
+    over = pr.limit_mw + 50000
+    ma = 3000  # under the current limit: only the power check speaks
+
+    def read(mw):
+        return pr.reading(g, clock.ms, mw, ma, 230000, True)
+
+    # over the limit for most of the hold, one dip, again: never the whole hold in a row
+    for _ in range(3):
+        for _ in range(hold // 1000 - 1):
+            assert read(over) is None
+            clock.ms += 1000
+        assert read(100000) is None and g.over_since == NOT_OVER
+        clock.ms += 1000
+    # then over for the whole hold: the verdict
+    verdicts = []
+    for _ in range(hold // 1000 + 1):
+        verdicts.append(read(over))
+        clock.ms += 1000
+    assert verdicts[:-1] == [None] * (hold // 1000) and verdicts[-1][0] == codes.OVERPOWER
+    g.relay_changed(False, clock.ms)  # the relay opened: the hold starts again
+    assert g.over_since == NOT_OVER

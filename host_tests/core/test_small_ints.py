@@ -22,7 +22,7 @@ import steady  # noqa: E402
 
 from drivers.board import NoPortSensors  # noqa: E402
 from drivers.hlw8032 import PulseEnergy  # noqa: E402
-from firmware.core.judge import Judge  # noqa: E402
+from firmware.core.judge import Judge, Rules  # noqa: E402
 from firmware.core.protection import Protection  # noqa: E402
 from firmware.core.session import Session  # noqa: E402
 from firmware.core.ticks import WRAP_MASK, counter_diff, wrap_add  # noqa: E402
@@ -89,13 +89,13 @@ def test_unplug_window_judgement_without_the_big_product():
     for unplug_s, unplug_w in ((300, 3), (30, 2.5), (3600, 1), (123, 7.3), (45.5, 0.7)):
         cfg, problems = config_mod.validate({"unplug_s": unplug_s, "unplug_w": unplug_w})
         assert not problems, problems
-        j = Judge(cfg)
+        j = Judge(Rules(cfg))
         for _ in range(3000):
             base = r.randrange(WRAP_MASK + 1)
-            de = r.randrange(-50, 3 * j.quiet_mwh + 50)
+            de = r.randrange(-50, 3 * j.rules.quiet_mwh + 50)
             j.ring[j.head] = base
             e = (base + de) % (1 << 30)
-            old = de * 3600000 // j.window_ms < j.unplug_mw
+            old = de * 3600000 // j.rules.window_ms < j.rules.unplug_mw
             assert j._window_quiet(e) == old, (unplug_s, unplug_w, de)
 
 

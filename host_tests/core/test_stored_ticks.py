@@ -35,7 +35,6 @@ STORED = {
     "firmware/core/app.py:App.next_second": ("rearmed", "checked every tick, re-armed each second"),
     "firmware/core/feeder.py:Feeder.last_shed": ("fresh", "Feeder.refresh from _housekeeping"),
     "firmware/core/protection.py:Guard.off_ms": ("fresh", "welded-relay grace; Protection.refresh"),
-    "firmware/core/protection.py:Guard.over_since": ("fresh", "overpower hold; Protection.refresh"),
     # Protection writes them into the port's Guard (g.off_ms = ...): the same two ticks.
     "firmware/core/protection.py:Protection.off_ms": ("fresh", "Guard.off_ms; refresh()"),
     "firmware/core/protection.py:Protection.over_since": ("fresh", "Guard.over_since; refresh()"),

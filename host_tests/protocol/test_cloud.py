@@ -233,12 +233,12 @@ def test_config_applied_live_persisted_and_restart_keys_reported():
         assert app.protection.limit_mw == 600000 and app.cfg["telemetry_s"] == 30
         assert app.cfg["cabinet_id"] == "sim-001"  # takes effect at the next boot
         assert app.tariff.energy_fen_per_kwh == 70
-        assert app.ports[1].judge.full_mw == 40000  # idle port: at once
-        assert app.ports[0].judge.full_mw == 30000  # busy port: from its next session
+        assert app.ports[1].judge.rules.full_mw == 40000  # idle port: at once
+        assert app.ports[0].judge.rules.full_mw == 30000  # busy port: from its next session
         app.ports[0].end(codes.REMOTE_STOP)
         CLOCK.advance_ms(1000)
         app.tick()  # the app reconfigures an idle judge within a second
-        assert app.ports[0].judge.full_mw == 40000
+        assert app.ports[0].judge.rules.full_mw == 40000
         # top-level keys work too; persisted overrides merge over the boot config
         assert send(cloud, {"op": "config", "overpower_hold_s": 7})["ok"]
         cfg, problems = load_overrides(sim.state_dir, config_mod.defaults())
