@@ -35,7 +35,6 @@ class App:
         self.cfg = cfg
         self.persist = persist = persist or NoPersist()
         self.wall = wall  # wallclock.WallClock on the device (main.py), else None
-        self.boot_no = persist.boot_no
         self.n = n = cfg["ports"]
         self.tariff = self.tariff_for(None)
         now = self.clock.ticks_ms()
@@ -47,7 +46,7 @@ class App:
         self.alarm_seq = 0
         self.alarms = {}  # (code, port) -> level, for the raised ones
         self.feeder = Feeder(self, cfg)
-        self.door = DoorWatch(cfg, self.clock, self.raise_alarm, self.clear_alarm)
+        self.door = DoorWatch(cfg, self.clock, self)
         self.last_close_ms = self.clock.ticks_add(now, -cfg["relay_stagger_ms"])
         self.next_second = now
         # After power-on no relay closes for boot_hold_s (FIELD_FACTS: vendors wait 10 s).
@@ -56,6 +55,10 @@ class App:
         persist.restore(self)  # every port back from the journal before any relay closes
 
     # --- the loop ---
+    @property
+    def boot_no(self):
+        return self.persist.boot_no  # this boot's number (session and alarm ids)
+
     def tick(self):
         clock = self.clock
         now = clock.ticks_ms()

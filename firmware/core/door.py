@@ -2,7 +2,7 @@
 # `door_open` warning (PROTOCOL.md, second wave); it clears when the door closes. Charging
 # goes on either way: an open door is a matter for staff, not a reason to stop.
 #
-#   door = DoorWatch(cfg, clock, raise_alarm, clear_alarm)
+#   door = DoorWatch(cfg, clock, alarms)  (alarms: raise_alarm/clear_alarm, the App)
 #   once a second: door.second(sensors.door_open(), now)
 #
 # door_open_s is LIVE (firmware/system/config.py): read from cfg at each check, so a
@@ -12,11 +12,10 @@ from firmware.core import codes
 
 
 class DoorWatch:
-    def __init__(self, cfg, clock, raise_alarm, clear_alarm):
+    def __init__(self, cfg, clock, alarms):
         self.cfg = cfg
         self.clock = clock
-        self.raise_alarm = raise_alarm  # raise_alarm(code, port, level, value)
-        self.clear_alarm = clear_alarm  # clear_alarm(code, port)
+        self.alarms = alarms  # raise_alarm(code, port, level, value), clear_alarm(code, port)
         self.opened_ms = None  # ticks_ms when the door was seen open; None: closed
         self.raised = False
 
@@ -26,7 +25,7 @@ class DoorWatch:
             self.opened_ms = None
             if self.raised:
                 self.raised = False
-                self.clear_alarm(codes.A_DOOR_OPEN, None)
+                self.alarms.clear_alarm(codes.A_DOOR_OPEN, None)
             return
         if self.opened_ms is None:
             self.opened_ms = now
@@ -37,5 +36,5 @@ class DoorWatch:
         limit_ms = int(self.cfg["door_open_s"] * 1000)
         if self.clock.ticks_diff(now, self.opened_ms) >= limit_ms:
             self.raised = True
-            self.raise_alarm(codes.A_DOOR_OPEN, None, codes.WARNING,
+            self.alarms.raise_alarm(codes.A_DOOR_OPEN, None, codes.WARNING,
                              self.clock.ticks_diff(now, self.opened_ms) // 1000)

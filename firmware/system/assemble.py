@@ -78,17 +78,14 @@ class Cabinet:
                  panel, problems):
         self.cfg = cfg
         self.board = board
-        self.clock = board.clock
         self.state_dir = state_dir
         self.crashes = crashes  # crashes in a row before this boot
         self.why = why  # None, or why this is safe mode
-        self.safe = why is not None
         self.problems = problems
         self.uplink = None
         self.net = None  # the runner's network side (main.Net), for tests and the REPL
         self.link_rssi = None  # rssi() -> dBm of the network link, once there is one
-        self.up_ms = 0  # ran since this boot, until it is marked stable
-        self.stable = False
+        self.up_ms = 0  # ran since this boot, until it is marked stable (then -1)
         self.outbox = Outbox(state_dir, prefix=cfg["cabinet_id"] + "-")
         self.wall = WallClock(board.clock, state_dir, set_rtc, power_up)
         self.panel = None
@@ -97,6 +94,18 @@ class Cabinet:
             self._build_safe(emit)
         else:
             self._build_app(emit, panel)
+
+    @property
+    def clock(self):
+        return self.board.clock
+
+    @property
+    def safe(self):
+        return self.why is not None  # safe mode: SafeApp, SafeCloud, relays off
+
+    @property
+    def stable(self):
+        return self.up_ms < 0  # the boot guard has marked this boot stable
 
     def _build_safe(self, emit):
         from firmware.system.safemode import SafeApp, SafeCloud
@@ -154,12 +163,12 @@ class Cabinet:
 
     def ran(self, ms):
         """The loop ran ms more: True once, when the boot becomes stable (bootguard)."""
-        if self.stable:
+        if self.up_ms < 0:
             return False
         self.up_ms += ms
         if self.up_ms < bootguard.STABLE_MS:
             return False
-        self.stable = True
+        self.up_ms = -1  # stable
         bootguard.mark_stable(self.state_dir)
         return True
 

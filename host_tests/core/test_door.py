@@ -17,9 +17,15 @@ def _watch(door_open_s=120):
     cfg["door_open_s"] = door_open_s
     clock = Clock(1764201600)  # 2025-11-27
     got = []
-    w = DoorWatch(cfg, clock, lambda c, p, lvl, v: got.append(("raised", c, p, lvl, v)),
-                  lambda c, p: got.append(("cleared", c, p)))
-    return w, cfg, clock, got
+
+    class Alarms:  # the App's alarm sink, recorded
+        def raise_alarm(self, c, p, lvl, v):
+            got.append(("raised", c, p, lvl, v))
+
+        def clear_alarm(self, c, p):
+            got.append(("cleared", c, p))
+
+    return DoorWatch(cfg, clock, Alarms()), cfg, clock, got
 
 
 def _run(w, clock, is_open, seconds):
