@@ -15,6 +15,7 @@
 # (probability a byte is lost). A request at other line settings than 4800/8/N/1 is not
 # understood (no answer). `cf_total` and truth_mwh() are the exact truth for tests.
 
+from loaded_chip import LoadedChip
 from vclock import CLOCK
 
 from drivers.bl0942 import PACKET_LEN, checksum, scales
@@ -60,16 +61,12 @@ def make_packet(volts, amps, watts=None, pf=1.0, cf_cnt=0, addr=0, **kw):
     return bytes(b)
 
 
-class BL0942Emu:
+class BL0942Emu(LoadedChip):
     """One BL0942 with a load; a UART source that answers read requests."""
 
     def __init__(self, volts=230.0, amps=0.0, watts=None, pf=1.0, load=None, addr=0,
                  seed=1, cf_start=0, circuit=None):
-        self.volts = volts
-        self.amps = amps
-        self.watts = watts
-        self.pf = pf
-        self.load = load  # optional fn(t_us) -> (volts, amps, watts)
+        LoadedChip.__init__(self, volts, amps, watts, pf, load)
         self.addr = addr
         self.circuit = circuit  # (shunt_mohm, r1_kohm, r2_kohm) or None: reference
         self.cf_start = cf_start
@@ -90,28 +87,7 @@ class BL0942Emu:
         self._reply_t0 = None  # stop bit of the reply's first byte lands at t0 + BYTE_US
         self._rng = (seed * 2654435761) & 0xFFFFFFFF or 1
 
-    # --- load and truth (as HLW8032Emu) ---
-    def sample(self, t_us):
-        if self.load is not None:
-            return self.load(t_us)
-        w = self.watts
-        if w is None:
-            w = self.volts * self.amps * self.pf
-        return self.volts, self.amps, w
-
-    def set_load(self, volts=None, amps=None, watts=None, pf=None):
-        self.sync()
-        if volts is not None:
-            self.volts = volts
-        if amps is not None:
-            self.amps = amps
-        if pf is not None:
-            self.pf = pf
-        self.watts = watts
-
-    def sync(self, t_us=None):
-        self._advance(CLOCK.us if t_us is None else t_us)
-
+    # --- truth (the load itself: loaded_chip.py) ---
     def truth_mwh(self):
         """Energy of the counted CF pulses, floor mWh."""
         return self.cf_total * self._cf_nj // 3600000000  # 1 mWh = 3.6e9 nJ

@@ -16,6 +16,7 @@
 # coef_fault / uncalibrated (state 0xF1 / 0xAA), update_mask (clears updated bits).
 # A UART whose line settings are not 4800/8/even/1 receives garbled bytes.
 
+from loaded_chip import LoadedChip
 from vclock import CLOCK
 
 # Factory parameters of a real chip (from a captured frame: 02 E1 80, 00 3E A8, 4F 9A E8).
@@ -108,17 +109,13 @@ def make_frame(volts, amps, watts=None, pf=1.0, pf_total=0, **kw):
     return bytes(b)
 
 
-class HLW8032Emu:
+class HLW8032Emu(LoadedChip):
     """One HLW8032 with a load; a machine.UART source."""
 
     def __init__(self, volts=230.0, amps=0.0, watts=None, pf=1.0, load=None, kv=1.88,
                  ki=1.0, vparam=VPARAM, iparam=IPARAM, pparam=PPARAM, phase_us=0, seed=1,
                  pf_start=0):
-        self.volts = volts
-        self.amps = amps
-        self.watts = watts  # None: volts * amps * pf
-        self.pf = pf
-        self.load = load  # optional fn(t_us) -> (volts, amps, watts); wins over the above
+        LoadedChip.__init__(self, volts, amps, watts, pf, load)
         self.kv = kv
         self.ki = ki
         self.vparam = vparam
@@ -147,30 +144,6 @@ class HLW8032Emu:
         self._rng = (seed * 2654435761) & 0xFFFFFFFF or 1
 
     # --- load and truth ---
-    def sample(self, t_us):
-        """(volts, amps, watts) of the load at t_us."""
-        if self.load is not None:
-            return self.load(t_us)
-        w = self.watts
-        if w is None:
-            w = self.volts * self.amps * self.pf
-        return self.volts, self.amps, w
-
-    def set_load(self, volts=None, amps=None, watts=None, pf=None):
-        """Change the load from now on (energy up to now is integrated first)."""
-        self.sync()
-        if volts is not None:
-            self.volts = volts
-        if amps is not None:
-            self.amps = amps
-        if pf is not None:
-            self.pf = pf
-        self.watts = watts
-
-    def sync(self, t_us=None):
-        """Integrate the chip's energy up to t_us (default now)."""
-        self._advance(CLOCK.us if t_us is None else t_us)
-
     def counter(self):
         """(16-bit PF counter, carry bit) the chip would send now."""
         n = self.pf_start + self.pulses
